@@ -1,0 +1,348 @@
+//! The audit trail: every state change records who did what to whom, before and after, and when.
+//! Adapters commit an event in the same transaction as the change it describes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::DateTime;
+use serde_json::{Map, Value, json};
+
+use crate::{Actor, ActorIdentity, AuditEventId, PageLimit, Tenant, TenantId, Timestamp, User, UserId};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// A tenant was created with its first administrator.
+    TenantCreated,
+    /// A user was created.
+    UserCreated,
+    /// A user's profile changed.
+    UserUpdated,
+    /// A user's role changed.
+    UserRoleChanged,
+    /// A user was deactivated (soft delete).
+    UserDeactivated,
+    /// A user was reactivated.
+    UserReactivated,
+    /// A user was deleted for good.
+    UserPurged,
+    /// An API token was issued.
+    TokenCreated,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: &'static [AuditAction] = &[
+        Self::TenantCreated,
+        Self::UserCreated,
+        Self::UserUpdated,
+        Self::UserRoleChanged,
+        Self::UserDeactivated,
+        Self::UserReactivated,
+        Self::UserPurged,
+        Self::TokenCreated,
+    ];
+
+    /// The stable dotted name used in storage and the API.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TenantCreated => "tenant.created",
+            Self::UserCreated => "user.created",
+            Self::UserUpdated => "user.updated",
+            Self::UserRoleChanged => "user.role_changed",
+            Self::UserDeactivated => "user.deactivated",
+            Self::UserReactivated => "user.reactivated",
+            Self::UserPurged => "user.purged",
+            Self::TokenCreated => "token.created",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text is not a known audit action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown audit action {0:?}")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for AuditAction {
+    type Err = UnknownAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == s).ok_or_else(|| UnknownAction(s.to_owned()))
+    }
+}
+
+/// Who acted, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditActor {
+    /// A user, with their email at the time (removed if the user is purged).
+    User {
+        /// The user's id.
+        id: UserId,
+        /// The user's email at the time.
+        label: Option<String>,
+    },
+    /// The operator (CLI, first start).
+    System,
+}
+
+/// The kind of record acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// A tenant.
+    Tenant,
+    /// A user.
+    User,
+    /// An API token.
+    Token,
+}
+
+impl TargetKind {
+    /// The stable lowercase name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::User => "user",
+            Self::Token => "token",
+        }
+    }
+}
+
+impl FromStr for TargetKind {
+    type Err = UnknownAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Tenant, Self::User, Self::Token]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownAction(s.to_owned()))
+    }
+}
+
+/// What was acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTarget {
+    /// Kind of record.
+    pub kind: TargetKind,
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// A human-readable name at the time (e.g. the email), removed when a user is purged.
+    pub label: Option<String>,
+}
+
+/// One recorded state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Id of the event.
+    pub id: AuditEventId,
+    /// Tenant the change happened in.
+    pub tenant: TenantId,
+    /// Who acted.
+    pub actor: AuditActor,
+    /// What happened.
+    pub action: AuditAction,
+    /// What it happened to.
+    pub target: AuditTarget,
+    /// The changed fields before, when the action changed existing fields.
+    pub before: Option<Value>,
+    /// The changed fields after.
+    pub after: Option<Value>,
+    /// When.
+    pub occurred_at: Timestamp,
+}
+
+/// The fields of a user that the audit trail records.
+fn user_fields(user: &User) -> Map<String, Value> {
+    let fields = json!({
+        "email": user.email.as_str(),
+        "name": user.name.as_ref().map(|n| n.as_str()),
+        "phone": user.phone.as_ref().map(|p| p.as_str()),
+        "role": user.role.as_str(),
+        "status": user.status.as_str(),
+        "referral_code": user.referral_code.as_ref().map(|c| c.as_str()),
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
+}
+
+/// The keys of a user's audit record that identify a person; a purge removes them from every
+/// event about that user.
+pub const PERSONAL_FIELDS: &[&str] = &["email", "name", "phone"];
+
+impl AuditEvent {
+    fn new(actor: &Actor, action: AuditAction, target: AuditTarget, now: Timestamp) -> Self {
+        let actor_record = match &actor.identity {
+            ActorIdentity::User { id, email } => AuditActor::User { id: *id, label: Some(email.to_string()) },
+            ActorIdentity::System => AuditActor::System,
+        };
+        Self {
+            id: AuditEventId::new(),
+            tenant: actor.tenant,
+            actor: actor_record,
+            action,
+            target,
+            before: None,
+            after: None,
+            occurred_at: now,
+        }
+    }
+
+    fn user_target(user: &User) -> AuditTarget {
+        AuditTarget { kind: TargetKind::User, id: user.id.into(), label: Some(user.email.to_string()) }
+    }
+
+    /// `user` was created (or invited, imported, ...).
+    #[must_use]
+    pub fn user_created(actor: &Actor, user: &User, now: Timestamp) -> Self {
+        let mut event = Self::new(actor, AuditAction::UserCreated, Self::user_target(user), now);
+        let mut after = user_fields(user);
+        after.insert("source".into(), user.source.as_str().into());
+        event.after = Some(Value::Object(after));
+        event
+    }
+
+    /// `before` became `after` through `action`; only the fields that differ are recorded.
+    #[must_use]
+    pub fn user_changed(actor: &Actor, action: AuditAction, before: &User, after: &User, now: Timestamp) -> Self {
+        let mut event = Self::new(actor, action, Self::user_target(after), now);
+        let (old, new) = (user_fields(before), user_fields(after));
+        let changed: Vec<&String> = new.keys().filter(|key| old.get(*key) != new.get(*key)).collect();
+        let pick = |map: &Map<String, Value>| {
+            Value::Object(changed.iter().map(|key| ((*key).clone(), map[*key].clone())).collect())
+        };
+        event.before = Some(pick(&old));
+        event.after = Some(pick(&new));
+        event
+    }
+
+    /// `user` was deleted for good. The record keeps no personal data: the role and status only.
+    #[must_use]
+    pub fn user_purged(actor: &Actor, user: &User, now: Timestamp) -> Self {
+        let target = AuditTarget { kind: TargetKind::User, id: user.id.into(), label: None };
+        let mut event = Self::new(actor, AuditAction::UserPurged, target, now);
+        event.before = Some(json!({ "role": user.role.as_str(), "status": user.status.as_str() }));
+        event
+    }
+
+    /// `tenant` was created.
+    #[must_use]
+    pub fn tenant_created(actor: &Actor, tenant: &Tenant, now: Timestamp) -> Self {
+        let target =
+            AuditTarget { kind: TargetKind::Tenant, id: tenant.id.into(), label: Some(tenant.name.to_string()) };
+        let mut event = Self::new(actor, AuditAction::TenantCreated, target, now);
+        event.after = Some(json!({ "name": tenant.name.as_str() }));
+        event
+    }
+
+    /// An API token labelled `label` was issued for `user`.
+    #[must_use]
+    pub fn token_created(actor: &Actor, token: &crate::ApiToken, user: &User, now: Timestamp) -> Self {
+        let target = AuditTarget { kind: TargetKind::Token, id: token.id.into(), label: Some(token.label.clone()) };
+        let mut event = Self::new(actor, AuditAction::TokenCreated, target, now);
+        event.after = Some(json!({ "user": user.id.to_string(), "label": token.label }));
+        event
+    }
+}
+
+/// The position after the last event of a page (events come newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor(pub Timestamp, pub AuditEventId);
+
+impl AuditCursor {
+    /// The opaque text handed to clients.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("a|{}|{}", self.0.timestamp_micros(), self.1))
+    }
+
+    /// Reads a cursor issued by [`encode`](Self::encode).
+    ///
+    /// # Errors
+    /// [`crate::user::CursorError`] when the text was not issued by us.
+    pub fn decode(text: &str) -> Result<Self, crate::user::CursorError> {
+        let err = crate::user::CursorError;
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| err.clone())?;
+        let plain = String::from_utf8(bytes).map_err(|_| err.clone())?;
+        let mut parts = plain.splitn(3, '|');
+        let (Some("a"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err);
+        };
+        let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or(err.clone())?;
+        Ok(Self(at, id.parse().map_err(|_| err)?))
+    }
+}
+
+/// Which events to list; every filter set must match. Newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Done by this user.
+    pub actor: Option<UserId>,
+    /// Done to this record.
+    pub target: Option<uuid::Uuid>,
+    /// This action.
+    pub action: Option<AuditAction>,
+    /// At or after this instant.
+    pub from: Option<Timestamp>,
+    /// Before this instant (exclusive).
+    pub to: Option<Timestamp>,
+    /// Start after this position; `None` for the first page.
+    pub after: Option<AuditCursor>,
+    /// How many events at most.
+    pub limit: PageLimit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::user::{Email, NewUser, UserSource};
+    use crate::{Role, TenantId};
+
+    fn alice(now: Timestamp) -> User {
+        let new = NewUser {
+            email: Email::parse("alice@example.com").unwrap(),
+            name: None,
+            phone: None,
+            role: Role::User,
+            referral_code: None,
+        };
+        User::create(TenantId::new(), new, UserSource::Created, now)
+    }
+
+    #[test]
+    fn a_change_records_only_the_fields_that_differ() {
+        let now = chrono::Utc::now();
+        let before = alice(now);
+        let after = before.with_role(Role::Collaborator, now);
+        let event =
+            AuditEvent::user_changed(&Actor::system(before.tenant), AuditAction::UserRoleChanged, &before, &after, now);
+        assert_eq!(event.before, Some(json!({ "role": "user" })));
+        assert_eq!(event.after, Some(json!({ "role": "collaborator" })));
+    }
+
+    #[test]
+    fn a_purge_record_holds_no_personal_data() {
+        let now = chrono::Utc::now();
+        let user = alice(now);
+        let event = AuditEvent::user_purged(&Actor::system(user.tenant), &user, now);
+        assert_eq!(event.target.label, None);
+        assert!(!serde_json::to_string(&event.before).unwrap().contains("alice"));
+    }
+
+    #[test]
+    fn audit_cursors_round_trip() {
+        let cursor = AuditCursor(DateTime::from_timestamp_micros(1_790_000_000_000_001).unwrap(), AuditEventId::new());
+        assert_eq!(AuditCursor::decode(&cursor.encode()), Ok(cursor));
+        assert!(AuditCursor::decode("nope").is_err());
+    }
+}

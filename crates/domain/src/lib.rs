@@ -1,0 +1,39 @@
+//! Roster's domain: who may sign in to a multi-tenant AI platform, with which role.
+//!
+//! This crate holds entities and value objects ([`User`], [`Email`], [`Role`], ...), the governance
+//! rules ([`governance`]), the use-case services ([`services`]) and the port traits ([`ports`]) that
+//! storage, identity and email adapters implement. It performs no I/O of its own and depends on no
+//! database, web or mail library: embed it and plug in your own adapters, or the ones of the
+//! `roster-storage` crate.
+//!
+//! With the `mocks` feature every port has a mockall mock (`MockUserRepository`, ...) for tests.
+
+pub mod actor;
+pub mod audit;
+pub mod error;
+pub mod governance;
+pub mod ids;
+pub mod paging;
+pub mod ports;
+pub mod role;
+pub mod services;
+pub mod tenant;
+pub mod token;
+pub mod user;
+
+pub use actor::{Actor, ActorIdentity};
+pub use audit::{AuditAction, AuditActor, AuditEvent, AuditQuery, AuditTarget, TargetKind};
+pub use error::{StoreError, UnexpectedError};
+pub use governance::{Premises, Violation};
+pub use ids::{AuditEventId, TenantId, TokenId, UserId};
+pub use paging::{Page, PageLimit};
+pub use role::{Capability, Role};
+pub use tenant::{Tenant, TenantName};
+pub use token::{ApiToken, TokenHash, TokenSecret};
+pub use user::{
+    Email, PersonName, Phone, ReferralCode, SearchText, User, UserCursor, UserFilter, UserQuery, UserSort,
+    UserSortField, UserSource, UserStatus,
+};
+
+/// Every instant in Roster: UTC, truncated to microseconds (what PostgreSQL stores).
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

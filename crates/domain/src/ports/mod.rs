@@ -1,0 +1,30 @@
+//! Port traits: what the domain needs from the outside world. Adapters implement them
+//! (`roster-storage` for databases); tests use the mockall mocks (feature `mocks`).
+//!
+//! Every method is scoped to one tenant, and every mutation takes the [`AuditEvent`] that
+//! describes it: adapters MUST commit both atomically.
+//!
+//! [`AuditEvent`]: crate::AuditEvent
+
+mod audit;
+mod clock;
+mod tenants;
+mod tokens;
+mod users;
+
+pub use audit::AuditLog;
+pub use clock::{Clock, SystemClock};
+pub use tenants::TenantRepository;
+pub use tokens::TokenRepository;
+pub use users::UserRepository;
+
+#[cfg(any(test, feature = "mocks"))]
+pub use audit::MockAuditLog;
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use tenants::MockTenantRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use tokens::MockTokenRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use users::MockUserRepository;

@@ -1,0 +1,59 @@
+//! Storage of users.
+
+use async_trait::async_trait;
+
+use crate::{AuditEvent, Email, Page, Premises, StoreError, TenantId, User, UserCursor, UserId, UserQuery};
+
+/// Stores the users of every tenant; each call is scoped to one tenant.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new `user` and records `audit` atomically.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::EmailTaken`] when the tenant has a user with the same email in
+    /// any letter case, also when two inserts race.
+    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The user `id` of `tenant`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] only.
+    async fn get(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user of `tenant` with this email.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] only.
+    async fn find_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// One page of the users of `tenant` matching `query`, in its order, with the total count of
+    /// matching users.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] only.
+    async fn list(&self, tenant: TenantId, query: &UserQuery) -> Result<Page<User, UserCursor>, StoreError>;
+
+    /// How many active administrators `tenant` has.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] only.
+    async fn count_active_administrators(&self, tenant: TenantId) -> Result<u64, StoreError>;
+
+    /// Replaces the stored user `updated.id` with `updated` and records `audit`, in one
+    /// transaction that first re-checks `premises` (see [`Premises`]).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when the user is gone, [`StoreError::Stale`] when
+    /// the target or the actor changed, [`StoreError::LastAdministrator`] when the change would
+    /// leave no active administrator; nothing is written then.
+    async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Deletes the user `premises.target` of `tenant` for good with everything that belongs to it,
+    /// removes personal data from the audit events about or by that user, and records `audit`,
+    /// in one transaction that first re-checks `premises`.
+    ///
+    /// # Errors
+    /// As for [`update`](Self::update).
+    async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError>;
+}

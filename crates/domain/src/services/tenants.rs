@@ -1,0 +1,153 @@
+//! Creating tenants with their first administrator, including the default one at first start.
+
+use std::sync::Arc;
+
+use crate::ports::{Clock, TenantRepository};
+use crate::user::NewUser;
+use crate::{
+    Actor, ApiToken, AuditEvent, Email, Role, StoreError, Tenant, TenantId, TenantName, TokenSecret, UnexpectedError,
+    User, UserSource,
+};
+
+/// A tenant just created, with its first administrator and that administrator's token.
+#[derive(Debug)]
+pub struct CreatedTenant {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its first administrator.
+    pub admin: User,
+    /// The administrator's API token: shown once, stored only as a hash.
+    pub token: TokenSecret,
+}
+
+/// Creating a tenant failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTenantError {
+    /// A tenant has this name.
+    #[error("a tenant named {0} already exists")]
+    NameTaken(TenantName),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Creates tenants. Only the operator (CLI, first start) does this.
+#[derive(Clone)]
+pub struct TenantService {
+    tenants: Arc<dyn TenantRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TenantService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TenantService")
+    }
+}
+
+impl TenantService {
+    /// A service over these ports.
+    pub fn new(tenants: Arc<dyn TenantRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { tenants, clock }
+    }
+
+    /// Creates the tenant `name` with `admin_email` as its first, active administrator, and
+    /// issues that administrator's API token.
+    ///
+    /// # Errors
+    /// See [`CreateTenantError`].
+    pub async fn create(&self, name: TenantName, admin_email: Email) -> Result<CreatedTenant, CreateTenantError> {
+        let now = self.clock.now();
+        let tenant = Tenant { id: TenantId::new(), name, created_at: now };
+        let new =
+            NewUser { email: admin_email, name: None, phone: None, role: Role::Administrator, referral_code: None };
+        let admin = User::create(tenant.id, new, UserSource::Created, now);
+        let (token, secret) = ApiToken::issue(tenant.id, admin.id, "first administrator", now);
+        let system = Actor::system(tenant.id);
+        let audit = [
+            AuditEvent::tenant_created(&system, &tenant, now),
+            AuditEvent::user_created(&system, &admin, now),
+            AuditEvent::token_created(&system, &token, &admin, now),
+        ];
+        match self.tenants.create(&tenant, &admin, &token, &audit).await {
+            Ok(()) => Ok(CreatedTenant { tenant, admin, token: secret }),
+            Err(StoreError::TenantNameTaken) => Err(CreateTenantError::NameTaken(tenant.name)),
+            Err(other) => Err(other.into_unexpected().into()),
+        }
+    }
+
+    /// At first start: creates the tenant `name` with `admin_email` when no tenant exists yet.
+    /// `None` when a tenant exists (also when another instance created it a moment ago).
+    ///
+    /// # Errors
+    /// Unexpected storage failures only.
+    pub async fn bootstrap(
+        &self,
+        name: TenantName,
+        admin_email: Email,
+    ) -> Result<Option<CreatedTenant>, UnexpectedError> {
+        if self.tenants.any_exists().await.map_err(StoreError::into_unexpected)? {
+            return Ok(None);
+        }
+        match self.create(name, admin_email).await {
+            Ok(created) => Ok(Some(created)),
+            Err(CreateTenantError::NameTaken(_)) => Ok(None),
+            Err(CreateTenantError::Unexpected(error)) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{MockClock, MockTenantRepository};
+
+    fn service(tenants: MockTenantRepository) -> TenantService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(chrono::Utc::now);
+        TenantService::new(Arc::new(tenants), Arc::new(clock))
+    }
+
+    #[tokio::test]
+    async fn a_new_tenant_gets_an_active_administrator_a_token_and_three_audit_events() {
+        let mut tenants = MockTenantRepository::new();
+        tenants
+            .expect_create()
+            .withf(|tenant, admin, token, audit| {
+                admin.tenant == tenant.id
+                    && admin.is_active_administrator()
+                    && token.user == admin.id
+                    && audit.len() == 3
+            })
+            .returning(|_, _, _, _| Ok(()));
+        let created = service(tenants)
+            .create(TenantName::parse("acme").unwrap(), Email::parse("root@acme.test").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(created.token.hash(), created.token.hash());
+        assert_eq!(created.admin.email.as_str(), "root@acme.test");
+    }
+
+    #[tokio::test]
+    async fn bootstrap_does_nothing_when_a_tenant_exists() {
+        let mut tenants = MockTenantRepository::new();
+        tenants.expect_any_exists().returning(|| Ok(true));
+        tenants.expect_create().never();
+        let created = service(tenants)
+            .bootstrap(TenantName::parse("default").unwrap(), Email::parse("admin@example.com").unwrap())
+            .await
+            .unwrap();
+        assert!(created.is_none());
+    }
+
+    #[tokio::test]
+    async fn bootstrap_racing_another_instance_yields_to_it() {
+        let mut tenants = MockTenantRepository::new();
+        tenants.expect_any_exists().returning(|| Ok(false));
+        tenants.expect_create().returning(|_, _, _, _| Err(StoreError::TenantNameTaken));
+        let created = service(tenants)
+            .bootstrap(TenantName::parse("default").unwrap(), Email::parse("admin@example.com").unwrap())
+            .await
+            .unwrap();
+        assert!(created.is_none());
+    }
+}

@@ -1,0 +1,64 @@
+//! SeaORM adapters for Roster's ports, on SQLite (embedded default) and PostgreSQL.
+//!
+//! [`Store`] implements every repository port of `roster-domain`. The entities are private: the
+//! rest of the system sees domain types only. Invariants that span rows (unique emails, the
+//! last administrator) are made atomic here, in the database, never with in-process locks, so
+//! any number of instances may share one PostgreSQL database.
+
+mod audit;
+mod connect;
+mod entities;
+mod tenants;
+mod tokens;
+mod transaction;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connect::{PoolSettings, connect, migrate};
+pub use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+
+/// The SeaORM implementation of every repository port. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// A store over an open connection pool (see [`connect`]); the schema must be migrated.
+    #[must_use]
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Opens the database at `url` and applies pending migrations.
+    ///
+    /// # Errors
+    /// The database is unreachable or a migration failed.
+    pub async fn open(url: &str, pool: PoolSettings) -> Result<Self, DbErr> {
+        let db = connect(url, pool).await?;
+        migrate(&db).await?;
+        Ok(Self::new(db))
+    }
+
+    /// Which database this is.
+    #[must_use]
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// It does not.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.db.ping().await
+    }
+
+    /// The connection pool, for tests and tools that need raw access.
+    #[must_use]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

@@ -1,0 +1,75 @@
+//! [`TenantRepository`] on SeaORM.
+
+use async_trait::async_trait;
+use roster_domain::ports::TenantRepository;
+use roster_domain::{ApiToken, AuditEvent, StoreError, Tenant, TenantId, TenantName, User};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _};
+
+use crate::Store;
+use crate::audit::insert_event;
+use crate::entities::tenants;
+use crate::tokens::insert_token;
+use crate::transaction::{begin_write, corrupt, is_unique_violation, unexpected};
+use crate::users::insert_user;
+
+fn from_row(row: tenants::Model) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: row.id.into(),
+        name: TenantName::parse(&row.name).map_err(|e| corrupt("tenant name", e))?,
+        created_at: row.created_at,
+    })
+}
+
+#[async_trait]
+impl TenantRepository for Store {
+    async fn create(
+        &self,
+        tenant: &Tenant,
+        admin: &User,
+        token: &ApiToken,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let row = tenants::ActiveModel {
+            id: Set(tenant.id.as_uuid()),
+            name: Set(tenant.name.to_string()),
+            revision: Set(0),
+            created_at: Set(tenant.created_at),
+        };
+        tenants::Entity::insert(row).exec_without_returning(&txn).await.map_err(|error| {
+            if is_unique_violation(&error) { StoreError::TenantNameTaken } else { unexpected(error) }
+        })?;
+        insert_user(&txn, admin).await?;
+        insert_token(&txn, token).await?;
+        for event in audit {
+            insert_event(&txn, event).await?;
+        }
+        txn.commit().await.map_err(unexpected)
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        let row = tenants::Entity::find_by_id(id.as_uuid()).one(&self.db).await.map_err(unexpected)?;
+        row.map(from_row).transpose()
+    }
+
+    async fn find_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError> {
+        let row = tenants::Entity::find()
+            .filter(tenants::Column::Name.eq(name.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        row.map(from_row).transpose()
+    }
+
+    async fn any_exists(&self) -> Result<bool, StoreError> {
+        let first = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .into_tuple::<uuid::Uuid>()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(first.is_some())
+    }
+}

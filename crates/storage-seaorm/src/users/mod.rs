@@ -1,0 +1,125 @@
+//! [`UserRepository`] on SeaORM.
+
+mod convert;
+mod governed;
+mod listing;
+
+use async_trait::async_trait;
+use roster_domain::audit::PERSONAL_FIELDS;
+use roster_domain::ports::UserRepository;
+use roster_domain::{
+    AuditEvent, Email, Page, Premises, Role, StoreError, TenantId, User, UserCursor, UserId, UserQuery, UserStatus,
+};
+use sea_orm::{
+    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, DbBackend, EntityTrait as _,
+    PaginatorTrait as _, QueryFilter as _, Statement,
+};
+
+pub(crate) use convert::{from_row, to_row};
+
+use crate::Store;
+use crate::audit::insert_event;
+use crate::entities::users;
+use crate::transaction::{begin_write, is_unique_violation, unexpected};
+
+#[async_trait]
+impl UserRepository for Store {
+    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), StoreError> {
+        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        insert_user(&txn, user).await?;
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)
+    }
+
+    async fn get(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
+        users::Entity::find_by_id(id.as_uuid())
+            .filter(users::Column::TenantId.eq(tenant.as_uuid()))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn find_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>, StoreError> {
+        users::Entity::find()
+            .filter(users::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn list(&self, tenant: TenantId, query: &UserQuery) -> Result<Page<User, UserCursor>, StoreError> {
+        listing::list(&self.db, tenant, query).await
+    }
+
+    async fn count_active_administrators(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        users::Entity::find()
+            .filter(users::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(users::Column::Role.eq(Role::Administrator.as_str()))
+            .filter(users::Column::Status.eq(UserStatus::Active.as_str()))
+            .count(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+
+    async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
+        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        governed::lock_and_check(&txn, updated.tenant, premises).await?;
+        to_row(updated).update(&txn).await.map_err(unexpected)?;
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)
+    }
+
+    async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
+        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        governed::lock_and_check(&txn, tenant, premises).await?;
+        anonymise_audit_trail(&txn, tenant, premises.target).await?;
+        users::Entity::delete_by_id(premises.target.as_uuid()).exec(&txn).await.map_err(unexpected)?;
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)
+    }
+}
+
+/// Inserts a user row, translating a duplicate email into [`StoreError::EmailTaken`].
+pub(crate) async fn insert_user(txn: &DatabaseTransaction, user: &User) -> Result<(), StoreError> {
+    users::Entity::insert(to_row(user))
+        .exec_without_returning(txn)
+        .await
+        .map_err(|error| if is_unique_violation(&error) { StoreError::EmailTaken } else { unexpected(error) })?;
+    Ok(())
+}
+
+/// Removes a purged user's personal data from the audit trail: labels naming them, and the
+/// personal fields of the before/after snapshots of events about them.
+async fn anonymise_audit_trail(txn: &DatabaseTransaction, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
+    let strip = |column: &str| match backend {
+        DbBackend::Postgres => {
+            let keys = PERSONAL_FIELDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(",");
+            format!("{column} = {column} - ARRAY[{keys}]::text[]")
+        }
+        _ => {
+            let paths = PERSONAL_FIELDS.iter().map(|k| format!("'$.{k}'")).collect::<Vec<_>>().join(",");
+            format!("{column} = json_remove({column}, {paths})")
+        }
+    };
+    let (p1, p2) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let about = format!(
+        "UPDATE audit_events SET target_label = NULL, {}, {} WHERE tenant_id = {p1} AND target_id = {p2}",
+        strip("before"),
+        strip("after")
+    );
+    let by = format!("UPDATE audit_events SET actor_label = NULL WHERE tenant_id = {p1} AND actor_id = {p2}");
+    for sql in [about, by] {
+        let statement = Statement::from_sql_and_values(backend, sql, [tenant.as_uuid().into(), user.as_uuid().into()]);
+        txn.execute_raw(statement).await.map_err(unexpected)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Seeding helpers shared by the storage tests.
+
+use chrono::{Duration, SubsecRound as _, Utc};
+use roster_domain::ports::SystemClock;
+use roster_domain::ports::{TenantRepository as _, UserRepository as _};
+use roster_domain::services::{CreatedTenant, TenantService};
+use roster_domain::user::NewUser;
+use roster_domain::{Actor, AuditEvent, Email, Role, TenantName, Timestamp, User, UserSource};
+use roster_storage::Store;
+use std::sync::Arc;
+
+/// A tenant with its first administrator.
+pub async fn tenant(store: &Store, name: &str) -> CreatedTenant {
+    TenantService::new(Arc::new(store.clone()), Arc::new(SystemClock))
+        .create(TenantName::parse(name).unwrap(), Email::parse(&format!("admin@{name}.test")).unwrap())
+        .await
+        .expect("tenant created")
+}
+
+/// A user of `tenant` built in memory (not stored).
+pub fn user_of(created: &CreatedTenant, email: &str, role: Role, at: Timestamp) -> User {
+    let new = NewUser { email: Email::parse(email).unwrap(), name: None, phone: None, role, referral_code: None };
+    User::create(created.tenant.id, new, UserSource::Created, at)
+}
+
+/// Stores `user` as created by the system.
+pub async fn insert(store: &Store, user: &User) {
+    let audit = AuditEvent::user_created(&Actor::system(user.tenant), user, user.created_at);
+    store.insert(user, &audit).await.expect("user inserted");
+}
+
+/// Stores a user of `tenant` with `email` and `role`, created now.
+pub async fn add(store: &Store, created: &CreatedTenant, email: &str, role: Role) -> User {
+    let user = user_of(created, email, role, now());
+    insert(store, &user).await;
+    user
+}
+
+/// Now, at the microsecond precision stored.
+pub fn now() -> Timestamp {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// `days` days ago.
+pub fn days_ago(days: i64) -> Timestamp {
+    now() - Duration::days(days)
+}
+
+/// Silences the "unused" lint for helpers only some test modules use.
+#[allow(dead_code)]
+pub async fn tenant_exists(store: &Store, name: &str) -> bool {
+    store.find_by_name(&TenantName::parse(name).unwrap()).await.unwrap().is_some()
+}

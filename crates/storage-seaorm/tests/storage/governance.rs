@@ -1,0 +1,101 @@
+//! The premises of governed changes are re-checked atomically, also under races.
+
+use futures::future::join_all;
+use roster_domain::ports::{AuditLog as _, UserRepository as _};
+use roster_domain::{Actor, AuditAction, AuditEvent, AuditQuery, Premises, Role, StoreError, User, UserStatus};
+use roster_storage::on_both_databases;
+use roster_storage::testing::TestDatabase;
+
+use crate::fixtures::{add, now, tenant};
+
+/// Deactivates `target` on behalf of `actor`, with the premises the domain would compute.
+async fn deactivate(db: &TestDatabase, actor: &Actor, target: &User) -> Result<(), StoreError> {
+    let after = target.deactivated(now());
+    let premises = Premises::of(actor, target, Some((after.role, after.status)));
+    let audit = AuditEvent::user_changed(actor, AuditAction::UserDeactivated, target, &after, now());
+    db.store.update(&after, &premises, &audit).await
+}
+
+fn actor_of(user: &User) -> Actor {
+    Actor::user(user.tenant, user.id, user.email.clone(), user.role)
+}
+
+async fn concurrent_deactivations_of_every_administrator_leave_exactly_one(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let mut admins = vec![acme.admin.clone()];
+    for i in 0..9 {
+        admins.push(add(&db.store, &acme, &format!("admin{i}@example.com"), Role::Administrator).await);
+    }
+    let system = Actor::system(acme.tenant.id);
+    let results = join_all(admins.iter().map(|admin| deactivate(&db, &system, admin))).await;
+
+    let succeeded = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results.iter().filter(|r| matches!(r, Err(StoreError::LastAdministrator))).count();
+    assert_eq!((succeeded, refused), (9, 1), "{results:?}");
+    assert_eq!(db.store.count_active_administrators(acme.tenant.id).await.unwrap(), 1);
+}
+
+async fn two_administrators_deactivating_each_other_at_once_leave_one(db: TestDatabase) {
+    for round in 0..10 {
+        let acme = tenant(&db.store, &format!("acme{round}")).await;
+        let first = acme.admin.clone();
+        let second = add(&db.store, &acme, "second@example.com", Role::Administrator).await;
+        let (first_actor, second_actor) = (actor_of(&first), actor_of(&second));
+        let (a, b) = futures::join!(deactivate(&db, &first_actor, &second), deactivate(&db, &second_actor, &first));
+        // The loser finds either that its actor was deactivated (stale) or that it would remove
+        // the last administrator; never both succeed.
+        assert!(a.is_ok() ^ b.is_ok(), "round {round}: {a:?} {b:?}");
+        assert_eq!(db.store.count_active_administrators(acme.tenant.id).await.unwrap(), 1);
+    }
+}
+
+async fn a_change_based_on_a_stale_target_writes_nothing(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let user = add(&db.store, &acme, "u@example.com", Role::User).await;
+    let system = Actor::system(acme.tenant.id);
+    let mut seen = user.clone();
+    seen.role = Role::Collaborator; // the decision was taken on a version that no longer exists
+    let result = deactivate(&db, &system, &seen).await;
+    assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
+    assert_eq!(db.store.get(acme.tenant.id, user.id).await.unwrap().unwrap().status, UserStatus::Active);
+    let query = AuditQuery { action: Some(AuditAction::UserDeactivated), ..AuditQuery::default() };
+    assert!(db.store.list_events(acme.tenant.id, &query).await.unwrap().items.is_empty());
+}
+
+async fn an_actor_demoted_meanwhile_cannot_complete_a_change(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let collaborator = add(&db.store, &acme, "c@example.com", Role::Collaborator).await;
+    let user = add(&db.store, &acme, "u@example.com", Role::User).await;
+    // The actor authenticated as an administrator, but is a collaborator by now.
+    let stale_actor = Actor::user(acme.tenant.id, collaborator.id, collaborator.email.clone(), Role::Administrator);
+    let result = deactivate(&db, &stale_actor, &user).await;
+    assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
+}
+
+async fn an_actor_deactivated_meanwhile_cannot_complete_a_change(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let collaborator = add(&db.store, &acme, "c@example.com", Role::Collaborator).await;
+    let user = add(&db.store, &acme, "u@example.com", Role::User).await;
+    deactivate(&db, &Actor::system(acme.tenant.id), &collaborator).await.unwrap();
+    let result = deactivate(&db, &actor_of(&collaborator), &user).await;
+    assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
+}
+
+async fn the_last_administrator_cannot_be_purged_even_by_the_system(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let system = Actor::system(acme.tenant.id);
+    let premises = Premises::of(&system, &acme.admin, None);
+    let audit = AuditEvent::user_purged(&system, &acme.admin, now());
+    let result = db.store.purge(acme.tenant.id, &premises, &audit).await;
+    assert!(matches!(result, Err(StoreError::LastAdministrator)), "{result:?}");
+    assert!(db.store.get(acme.tenant.id, acme.admin.id).await.unwrap().is_some());
+}
+
+on_both_databases!(
+    concurrent_deactivations_of_every_administrator_leave_exactly_one,
+    two_administrators_deactivating_each_other_at_once_leave_one,
+    a_change_based_on_a_stale_target_writes_nothing,
+    an_actor_demoted_meanwhile_cannot_complete_a_change,
+    an_actor_deactivated_meanwhile_cannot_complete_a_change,
+    the_last_administrator_cannot_be_purged_even_by_the_system,
+);

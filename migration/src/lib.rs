@@ -1,0 +1,25 @@
+//! Roster's database schema as sea-orm-migration migrations, one file per migration, valid on
+//! SQLite and PostgreSQL. `roster migrate` applies them; `roster serve` does so at start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tenants;
+mod m20261122_000002_create_users;
+mod m20261122_000003_create_api_tokens;
+mod m20261122_000004_create_audit_events;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_tenants::Migration),
+            Box::new(m20261122_000002_create_users::Migration),
+            Box::new(m20261122_000003_create_api_tokens::Migration),
+            Box::new(m20261122_000004_create_audit_events::Migration),
+        ]
+    }
+}
