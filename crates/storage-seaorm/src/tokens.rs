@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use roster_domain::ports::TokenRepository;
-use roster_domain::{Actor, ApiToken, AuditEvent, Email, Role, StoreError, TokenHash, UserStatus};
+use roster_domain::{Actor, ApiToken, AuditEvent, Email, Role, StoreError, TokenHash, UserId, UserStatus};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -25,6 +25,16 @@ pub(crate) async fn insert_token(txn: &DatabaseTransaction, token: &ApiToken) ->
         created_at: Set(token.created_at),
     };
     api_tokens::Entity::insert(row).exec_without_returning(txn).await.map_err(unexpected)?;
+    Ok(())
+}
+
+/// Deletes every API token of `user` as part of `txn`.
+pub(crate) async fn revoke_tokens(txn: &DatabaseTransaction, user: UserId) -> Result<(), StoreError> {
+    api_tokens::Entity::delete_many()
+        .filter(api_tokens::Column::UserId.eq(user.as_uuid()))
+        .exec(txn)
+        .await
+        .map_err(unexpected)?;
     Ok(())
 }
 

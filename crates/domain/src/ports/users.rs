@@ -41,7 +41,9 @@ pub trait UserRepository: Send + Sync {
     async fn count_active_administrators(&self, tenant: TenantId) -> Result<u64, StoreError>;
 
     /// Replaces the stored user `updated.id` with `updated` and records `audit`, in one
-    /// transaction that first re-checks `premises` (see [`Premises`]).
+    /// transaction that first re-checks `premises` (see [`Premises`]). When the change
+    /// deactivates the user, it MUST also revoke every credential of theirs in that transaction:
+    /// reactivating them later does not bring old tokens back.
     ///
     /// # Errors
     /// MUST return [`StoreError::NotFound`] when the user is gone, [`StoreError::Stale`] when

@@ -106,6 +106,12 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Loads libphonenumber's metadata now (it is loaded lazily, which takes a noticeable moment
+    /// on first use), so that no request pays for it.
+    pub fn preload() {
+        let _ = Self::parse("+14155552671");
+    }
 }
 
 impl fmt::Display for Phone {

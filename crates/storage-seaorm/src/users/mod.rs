@@ -20,6 +20,7 @@ pub(crate) use convert::{from_row, to_row};
 use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::users;
+use crate::tokens::revoke_tokens;
 use crate::transaction::{begin_write, is_unique_violation, unexpected};
 
 #[async_trait]
@@ -70,6 +71,9 @@ impl UserRepository for Store {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
         governed::lock_and_check(&txn, updated.tenant, premises).await?;
         to_row(updated).update(&txn).await.map_err(unexpected)?;
+        if updated.status == UserStatus::Deactivated && premises.status != UserStatus::Deactivated {
+            revoke_tokens(&txn, updated.id).await?;
+        }
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }

@@ -23,6 +23,11 @@ async fn a_token_authenticates_its_user_until_the_user_is_deactivated(db: TestDa
     let audit = AuditEvent::user_changed(&system, AuditAction::UserDeactivated, &user, &after, now());
     db.store.update(&after, &Premises::of(&system, &user, Some((after.role, after.status))), &audit).await.unwrap();
     assert_eq!(db.store.authenticate(&secret.hash()).await.unwrap(), None);
+
+    let back = after.reactivated(now());
+    let audit = AuditEvent::user_changed(&system, AuditAction::UserReactivated, &after, &back, now());
+    db.store.update(&back, &Premises::of(&system, &after, Some((back.role, back.status))), &audit).await.unwrap();
+    assert_eq!(db.store.authenticate(&secret.hash()).await.unwrap(), None, "deactivation revoked the token for good");
 }
 
 async fn the_first_administrators_token_authenticates(db: TestDatabase) {

@@ -1,0 +1,262 @@
+//! Request and response bodies of the user API, and their translation to and from the domain.
+//! Requests become domain commands here (`try_into_domain`), so services only see valid data.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::types::{Email as EmailString, MaybeUndefined};
+use poem_openapi::{Enum, Object};
+use roster_domain::user::{NewUser, ProfileChanges};
+use roster_domain::{Email, PersonName, Phone, ReferralCode, Role, User, UserSource, UserStatus};
+use uuid::Uuid;
+
+use super::problem::Problem;
+
+/// A role.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "Role", rename_all = "lowercase")]
+pub enum RoleDto {
+    /// Everything, including licenses, billing and budgets.
+    Administrator,
+    /// Agents, workspaces, groups, connectors and non-administrator users.
+    Collaborator,
+    /// Their own profile and the agents shared with them.
+    User,
+}
+
+/// Where a user is in their lifecycle.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "UserStatus", rename_all = "lowercase")]
+pub enum StatusDto {
+    /// Invited, not accepted yet.
+    Invited,
+    /// May sign in.
+    Active,
+    /// Soft-deleted: cannot sign in; can be reactivated.
+    Deactivated,
+}
+
+/// How a user came to exist.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "UserSource", rename_all = "lowercase")]
+pub enum SourceDto {
+    /// Created one at a time.
+    Created,
+    /// Invited by email.
+    Invited,
+    /// Imported from CSV.
+    Imported,
+    /// Provisioned over SCIM.
+    Scim,
+    /// Created by a service.
+    Api,
+}
+
+impl From<RoleDto> for Role {
+    fn from(role: RoleDto) -> Self {
+        match role {
+            RoleDto::Administrator => Role::Administrator,
+            RoleDto::Collaborator => Role::Collaborator,
+            RoleDto::User => Role::User,
+        }
+    }
+}
+
+impl From<Role> for RoleDto {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Administrator => RoleDto::Administrator,
+            Role::Collaborator => RoleDto::Collaborator,
+            Role::User => RoleDto::User,
+        }
+    }
+}
+
+impl From<StatusDto> for UserStatus {
+    fn from(status: StatusDto) -> Self {
+        match status {
+            StatusDto::Invited => UserStatus::Invited,
+            StatusDto::Active => UserStatus::Active,
+            StatusDto::Deactivated => UserStatus::Deactivated,
+        }
+    }
+}
+
+impl From<UserStatus> for StatusDto {
+    fn from(status: UserStatus) -> Self {
+        match status {
+            UserStatus::Invited => StatusDto::Invited,
+            UserStatus::Active => StatusDto::Active,
+            UserStatus::Deactivated => StatusDto::Deactivated,
+        }
+    }
+}
+
+impl From<UserSource> for SourceDto {
+    fn from(source: UserSource) -> Self {
+        match source {
+            UserSource::Created => SourceDto::Created,
+            UserSource::Invited => SourceDto::Invited,
+            UserSource::Imported => SourceDto::Imported,
+            UserSource::Scim => SourceDto::Scim,
+            UserSource::Api => SourceDto::Api,
+        }
+    }
+}
+
+/// A user of the caller's tenant.
+#[derive(Object, Debug, Clone)]
+#[oai(rename = "User")]
+pub struct UserBody {
+    /// Id.
+    pub id: Uuid,
+    /// Login id, lowercased; unique in the tenant and immutable.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Phone number, E.164.
+    pub phone: Option<String>,
+    /// Role.
+    pub role: RoleDto,
+    /// Lifecycle status.
+    pub status: StatusDto,
+    /// How the user came to exist.
+    pub source: SourceDto,
+    /// Referral or promo code given at sign-up.
+    pub referral_code: Option<String>,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When the user first became active.
+    pub activated_at: Option<DateTime<Utc>>,
+    /// When the user was last seen.
+    pub last_active_at: Option<DateTime<Utc>>,
+    /// When the user was deactivated.
+    pub deactivated_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.into(),
+            email: user.email.to_string(),
+            name: user.name.map(|n| n.to_string()),
+            phone: user.phone.map(|p| p.to_string()),
+            role: user.role.into(),
+            status: user.status.into(),
+            source: user.source.into(),
+            referral_code: user.referral_code.map(|c| c.as_str().to_owned()),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            activated_at: user.activated_at,
+            last_active_at: user.last_active_at,
+            deactivated_at: user.deactivated_at,
+        }
+    }
+}
+
+/// A user to create. Unknown fields are refused.
+#[derive(Object, Debug)]
+#[oai(rename = "CreateUser", deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Login id; compared case-insensitively, stored lowercased, never changes.
+    #[oai(validator(max_length = 254))]
+    pub email: EmailString,
+    /// Display name.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: Option<String>,
+    /// Phone number with country code, e.g. `+33 6 12 34 56 78`.
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub phone: Option<String>,
+    /// Role; `user` when omitted. Only administrators create administrators.
+    pub role: Option<RoleDto>,
+    /// Referral or promo code: 1 to 64 of `A-Z a-z 0-9 _ - .`.
+    #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
+    pub referral_code: Option<String>,
+}
+
+pub(crate) fn parse_email(text: &str) -> Result<Email, Problem> {
+    Email::parse(text).map_err(|e| Problem::unprocessable("invalid_email", e.to_string()))
+}
+
+fn parse_name(text: &str) -> Result<PersonName, Problem> {
+    PersonName::parse(text).map_err(|e| Problem::unprocessable("invalid_name", e.to_string()))
+}
+
+fn parse_phone(text: &str) -> Result<Phone, Problem> {
+    Phone::parse(text).map_err(|e| Problem::unprocessable("invalid_phone", e.to_string()))
+}
+
+pub(crate) fn parse_referral_code(text: &str) -> Result<ReferralCode, Problem> {
+    ReferralCode::parse(text).map_err(|e| Problem::unprocessable("invalid_referral_code", e.to_string()))
+}
+
+impl CreateUserRequest {
+    /// The domain command, or the first invalid value.
+    pub fn try_into_domain(self) -> Result<NewUser, Problem> {
+        Ok(NewUser {
+            email: parse_email(&self.email.0)?,
+            name: self.name.as_deref().map(parse_name).transpose()?,
+            phone: self.phone.as_deref().map(parse_phone).transpose()?,
+            role: self.role.map_or(Role::User, Role::from),
+            referral_code: self.referral_code.as_deref().map(parse_referral_code).transpose()?,
+        })
+    }
+}
+
+/// Changes to a user's profile (JSON merge patch): an omitted field stays, `null` clears it.
+/// The email never changes; the role and status have their own endpoints.
+#[derive(Object, Debug)]
+#[oai(rename = "UpdateUser", deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// New display name, or `null` to clear it.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: MaybeUndefined<String>,
+    /// New phone number with country code, or `null` to clear it.
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub phone: MaybeUndefined<String>,
+    /// New referral code, or `null` to clear it.
+    #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
+    pub referral_code: MaybeUndefined<String>,
+}
+
+fn patch<T>(
+    field: MaybeUndefined<String>,
+    parse: impl Fn(&str) -> Result<T, Problem>,
+) -> Result<Option<Option<T>>, Problem> {
+    match field {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Ok(Some(None)),
+        MaybeUndefined::Value(text) => Ok(Some(Some(parse(&text)?))),
+    }
+}
+
+impl UpdateUserRequest {
+    /// The domain command, or the first invalid value.
+    pub fn try_into_domain(self) -> Result<ProfileChanges, Problem> {
+        Ok(ProfileChanges {
+            name: patch(self.name, parse_name)?,
+            phone: patch(self.phone, parse_phone)?,
+            referral_code: patch(self.referral_code, parse_referral_code)?,
+        })
+    }
+}
+
+/// The role to give.
+#[derive(Object, Debug)]
+#[oai(rename = "ChangeRole", deny_unknown_fields)]
+pub struct ChangeRoleRequest {
+    /// The new role.
+    pub role: RoleDto,
+}
+
+/// One page of users.
+#[derive(Object, Debug)]
+#[oai(rename = "UserPage")]
+pub struct UserPage {
+    /// The users, in the requested order.
+    pub items: Vec<UserBody>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// How many users match the filters, in all pages.
+    pub total: u64,
+}

@@ -1,0 +1,133 @@
+//! [`Application`]: opens the database, creates the first tenant on an empty one, binds the
+//! listener, and serves until stopped. `main` only calls it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener};
+use roster_domain::UnexpectedError;
+use roster_domain::services::CreatedTenant;
+use roster_storage::{DbErr, PoolSettings, Store};
+
+use crate::settings::{Settings, redact_url};
+use crate::state::AppState;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database is unreachable or could not be migrated.
+    #[error("cannot open the database {url}: {source}")]
+    Database {
+        /// The URL, without password.
+        url: String,
+        /// The cause.
+        source: DbErr,
+    },
+    /// The first tenant could not be created.
+    #[error("cannot create the first tenant: {0}")]
+    Bootstrap(#[from] UnexpectedError),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the store of `settings` and applies pending migrations.
+///
+/// # Errors
+/// [`StartupError::Database`].
+pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+    let pool = PoolSettings { max_connections: settings.database_max_connections, ..PoolSettings::default() };
+    Store::open(&settings.database_url, pool)
+        .await
+        .map_err(|source| StartupError::Database { url: redact_url(&settings.database_url), source })
+}
+
+/// A bound, ready-to-serve instance.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    state: AppState,
+    bootstrap: Option<CreatedTenant>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens and migrates the database, creates the first tenant if there is none, and binds
+    /// the listen address (port 0 picks a free port; see [`address`](Self::address)).
+    ///
+    /// # Errors
+    /// See [`StartupError`].
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        roster_domain::Phone::preload();
+        let store = open_store(settings).await?;
+        let state = AppState::new(store);
+        let bootstrap =
+            state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
+        let acceptor = TcpListener::bind(settings.listen.to_string())
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind { address: settings.listen, source })?;
+        let address =
+            acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).unwrap_or(settings.listen);
+        Ok(Self { acceptor, address, state, bootstrap })
+    }
+
+    /// The address actually bound.
+    #[must_use]
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The tenant created at this start, when the database was empty (with the administrator's
+    /// token, shown once).
+    #[must_use]
+    pub fn bootstrap(&self) -> Option<&CreatedTenant> {
+        self.bootstrap.as_ref()
+    }
+
+    /// The wired services.
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests (10 s at most).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let routes = crate::api::routes(&self.state);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes, shutdown_signal(), Some(Duration::from_secs(10)))
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return interrupt.await.unwrap_or_default(),
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,100 @@
+//! Bad input gets a 4xx problem with a stable code: never a 500, never a panic.
+
+use reqwest::Method;
+use roster_storage::on_both_databases;
+use roster_storage::testing::TestDatabase;
+use serde_json::json;
+
+use crate::helpers::{reply, spawn_app};
+
+async fn malformed_bodies_are_400_or_415_problems(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let url = format!("{}/v1/users", app.base);
+    let send = |body: &'static str, content_type: Option<&'static str>| {
+        let mut request = app.client.post(&url).bearer_auth(&app.admin_token).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    send(r#"{"email": "x@example.com""#, Some("application/json")).await.expect_problem(400, "invalid_request");
+    send(r#"{"email": 42}"#, Some("application/json")).await.expect_problem(400, "invalid_request");
+    send(r#"{"email": "x@example.com", "admin": true}"#, Some("application/json"))
+        .await
+        .expect_problem(400, "invalid_request");
+    send(r#"{"email": "x@example.com", "role": "superuser"}"#, Some("application/json"))
+        .await
+        .expect_problem(400, "invalid_request");
+    send(r#"{"email": "not-an-email"}"#, Some("application/json")).await.expect_problem(400, "invalid_request");
+    send(r#"[]"#, Some("application/json")).await.expect_problem(400, "invalid_request");
+    send(r#"{"email": "x@example.com"}"#, None).await.expect_problem(415, "unsupported_media_type");
+    send(r#"{"email": "x@example.com"}"#, Some("text/plain")).await.expect_problem(415, "unsupported_media_type");
+}
+
+async fn unacceptable_values_are_422_problems_naming_the_field(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let create = |body| app.post("/v1/users", &app.admin_token, body);
+    create(json!({ "email": "no-tld@localhost" })).await.expect_problem(422, "invalid_email");
+    create(json!({ "email": "x@example.com", "phone": "06 12 34 56 78" })).await.expect_problem(422, "invalid_phone");
+    create(json!({ "email": "x@example.com", "phone": "+33 12" })).await.expect_problem(422, "invalid_phone");
+    create(json!({ "email": "x@example.com", "name": "line\nbreak" })).await.expect_problem(422, "invalid_name");
+    create(json!({ "email": "x@example.com", "name": "   " })).await.expect_problem(422, "invalid_name");
+    app.get("/v1/users?cursor=garbage", &app.admin_token).await.expect_problem(422, "invalid_cursor");
+    let by_email = app.get("/v1/users?sort=email&limit=1", &app.admin_token).await;
+    let cursor = by_email.expect(200)["next_cursor"].as_str().map(str::to_owned);
+    if let Some(cursor) = cursor {
+        app.get(&format!("/v1/users?sort=created_at&cursor={cursor}"), &app.admin_token)
+            .await
+            .expect_problem(422, "invalid_cursor");
+    }
+    app.get("/v1/audit?cursor=garbage", &app.admin_token).await.expect_problem(422, "invalid_cursor");
+    let long = "x".repeat(101);
+    app.get(&format!("/v1/users?q={long}"), &app.admin_token).await.expect_problem(400, "invalid_request");
+}
+
+async fn malformed_parameters_are_400_problems(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let token = &app.admin_token;
+    app.get("/v1/users/not-a-uuid", token).await.expect_problem(400, "invalid_request");
+    app.get("/v1/users?role=king", token).await.expect_problem(400, "invalid_request");
+    app.get("/v1/users?created_from=yesterday", token).await.expect_problem(400, "invalid_request");
+    app.get("/v1/users?limit=many", token).await.expect_problem(400, "invalid_request");
+    app.get("/v1/users?referral_code=has%20space", token).await.expect_problem(400, "invalid_request");
+    app.get("/v1/audit?actor=nobody", token).await.expect_problem(400, "invalid_request");
+    app.get("/v1/audit?action=user.exploded", token).await.expect_problem(400, "invalid_request");
+    app.put(&format!("/v1/users/{}/role", app.admin_id), token, json!({})).await.expect_problem(400, "invalid_request");
+    app.get(&format!("/v1/users/{}", uuid::Uuid::now_v7()), token).await.expect_problem(404, "user_not_found");
+}
+
+async fn oversized_bodies_are_refused_with_413(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let huge = json!({ "email": "x@example.com", "name": "n".repeat(70 * 1024) });
+    app.post("/v1/users", &app.admin_token, huge).await.expect_problem(413, "payload_too_large");
+    let chunks: Vec<Result<String, std::io::Error>> = (0..100).map(|_| Ok("x".repeat(1024))).collect();
+    let streamed = app
+        .client
+        .post(format!("{}/v1/users", app.base))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    reply(streamed).await.expect_problem(413, "payload_too_large");
+}
+
+async fn unknown_routes_and_methods_are_problems(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    app.get("/v2/users", &app.admin_token).await.expect_problem(404, "route_not_found");
+    app.call(Method::PUT, "/v1/users", Some(&app.admin_token), Some(json!({})))
+        .await
+        .expect_problem(405, "method_not_allowed");
+}
+
+on_both_databases!(
+    malformed_bodies_are_400_or_415_problems,
+    unacceptable_values_are_422_problems_naming_the_field,
+    malformed_parameters_are_400_problems,
+    oversized_bodies_are_refused_with_413,
+    unknown_routes_and_methods_are_problems,
+);

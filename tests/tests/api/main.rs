@@ -1,0 +1,11 @@
+//! End-to-end tests: the real application on port 0, a fresh database per test, every test on
+//! SQLite and on PostgreSQL.
+
+mod audit;
+mod auth;
+mod bad_input;
+mod governance;
+mod helpers;
+mod listing;
+mod openapi;
+mod users;

@@ -1,0 +1,52 @@
+//! The OpenAPI document, the docs UI and the probes.
+
+use reqwest::Method;
+use roster_storage::on_both_databases;
+use roster_storage::testing::TestDatabase;
+
+use crate::helpers::spawn_app;
+
+async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200).clone();
+    let operations = [
+        ("/v1/users", "get", &["200", "400", "401", "403", "422", "500"][..]),
+        ("/v1/users", "post", &["201", "400", "401", "403", "409", "413", "415", "422", "500"]),
+        ("/v1/users/{id}", "get", &["200", "400", "401", "403", "404", "500"]),
+        ("/v1/users/{id}", "patch", &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"]),
+        ("/v1/users/{id}", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/reactivate", "post", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/role", "put", &["200", "400", "401", "403", "404", "409", "413", "415", "500"]),
+        ("/v1/users/{id}/purge", "delete", &["204", "400", "401", "403", "404", "409", "422", "500"]),
+        ("/v1/me", "get", &["200", "401", "500"]),
+        ("/v1/audit", "get", &["200", "400", "401", "403", "422", "500"]),
+        ("/healthz", "get", &["200"]),
+        ("/readyz", "get", &["200", "503"]),
+    ];
+    for (path, method, statuses) in operations {
+        let responses =
+            spec["paths"][path][method]["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} missing"));
+        let mut declared: Vec<&str> = responses.keys().map(String::as_str).collect();
+        declared.sort_unstable();
+        assert_eq!(declared, statuses, "{method} {path}");
+        for (status, response) in responses {
+            if status.starts_with('4') || status.starts_with('5') && path.starts_with("/v1") {
+                assert!(response["content"]["application/problem+json"].is_object(), "{method} {path} {status}");
+            }
+        }
+    }
+    assert_eq!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"], "bearer");
+}
+
+async fn the_docs_and_probes_answer(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let docs = app.call(Method::GET, "/docs", None, None).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.content_type.starts_with("text/html"));
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.expect(200)["status"], "ok");
+    assert_eq!(app.call(Method::GET, "/readyz", None, None).await.expect(200)["status"], "ok");
+    let tagged = app.call(Method::GET, "/healthz", None, None).await;
+    assert!(tagged.headers.contains_key("x-request-id"));
+}
+
+on_both_databases!(the_spec_declares_every_operation_and_every_status_it_can_answer, the_docs_and_probes_answer);
