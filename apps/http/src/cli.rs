@@ -1,8 +1,9 @@
 //! The `roster` command line: `serve` (the default), `migrate`, `tenant create`, `token create`.
 
 use clap::{Parser, Subcommand};
-use roster_domain::services::{CreateTenantError, IssueTokenError, TenantService, TokenService};
+use roster_domain::services::{CreateTenantError, IssueTokenError};
 use roster_domain::{Email, TenantName};
+use roster_storage::{PoolSettings, Store, connect};
 
 use crate::app::{Application, StartupError, open_store};
 use crate::settings::{Settings, parse_email, parse_tenant};
@@ -26,6 +27,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Print the OpenAPI document (JSON) and exit; needs no database.
+    Openapi,
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -89,6 +92,15 @@ pub enum CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.settings).await,
+        Command::Openapi => {
+            // The operations hold services; wire them onto an empty in-memory database that
+            // nothing reads.
+            let db = connect("sqlite::memory:", PoolSettings::default())
+                .await
+                .map_err(|source| StartupError::Database { url: "sqlite::memory:".into(), source })?;
+            println!("{}", crate::api::openapi(&AppState::new(Store::new(db))).spec());
+            Ok(())
+        }
         Command::Migrate => {
             open_store(&cli.settings).await?;
             eprintln!("migrations applied");
@@ -96,7 +108,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Tenant(TenantCommand::Create { name, admin_email }) => {
             let state = AppState::new(open_store(&cli.settings).await?);
-            let created = tenants(&state).create(name, admin_email).await?;
+            let created = state.tenants.create(name, admin_email).await?;
             eprintln!(
                 "created tenant {} with administrator {}; their API token (shown once):",
                 created.tenant.name, created.admin.email
@@ -106,20 +118,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Token(TokenCommand::Create { tenant, email, label }) => {
             let state = AppState::new(open_store(&cli.settings).await?);
-            let secret = tokens(&state).issue(&tenant, &email, &label).await?;
+            let secret = state.tokens.issue(&tenant, &email, &label).await?;
             eprintln!("API token for {email} in tenant {tenant} (shown once):");
             println!("{}", secret.expose());
             Ok(())
         }
     }
-}
-
-fn tenants(state: &AppState) -> &TenantService {
-    &state.tenants
-}
-
-fn tokens(state: &AppState) -> &TokenService {
-    &state.tokens
 }
 
 async fn serve(settings: &Settings) -> Result<(), CliError> {

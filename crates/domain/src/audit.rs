@@ -245,12 +245,12 @@ impl AuditEvent {
         event
     }
 
-    /// An API token labelled `label` was issued for `user`.
+    /// `token` was issued.
     #[must_use]
-    pub fn token_created(actor: &Actor, token: &crate::ApiToken, user: &User, now: Timestamp) -> Self {
+    pub fn token_created(actor: &Actor, token: &crate::ApiToken, now: Timestamp) -> Self {
         let target = AuditTarget { kind: TargetKind::Token, id: token.id.into(), label: Some(token.label.clone()) };
         let mut event = Self::new(actor, AuditAction::TokenCreated, target, now);
-        event.after = Some(json!({ "user": user.id.to_string(), "label": token.label }));
+        event.after = Some(json!({ "user": token.user.to_string(), "label": token.label }));
         event
     }
 }

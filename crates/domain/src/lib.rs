@@ -7,6 +7,9 @@
 //! `roster-storage` crate.
 //!
 //! With the `mocks` feature every port has a mockall mock (`MockUserRepository`, ...) for tests.
+//!
+//! # Embedding
+#![doc = include_str!("../README.md")]
 
 pub mod actor;
 pub mod audit;

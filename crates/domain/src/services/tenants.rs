@@ -66,7 +66,7 @@ impl TenantService {
         let audit = [
             AuditEvent::tenant_created(&system, &tenant, now),
             AuditEvent::user_created(&system, &admin, now),
-            AuditEvent::token_created(&system, &token, &admin, now),
+            AuditEvent::token_created(&system, &token, now),
         ];
         match self.tenants.create(&tenant, &admin, &token, &audit).await {
             Ok(()) => Ok(CreatedTenant { tenant, admin, token: secret }),

@@ -75,7 +75,7 @@ impl TokenService {
         }
         let now = self.clock.now();
         let (token, secret) = ApiToken::issue(tenant_record.id, user.id, label, now);
-        let audit = AuditEvent::token_created(&Actor::system(tenant_record.id), &token, &user, now);
+        let audit = AuditEvent::token_created(&Actor::system(tenant_record.id), &token, now);
         self.tokens.insert_token(&token, &audit).await.map_err(unexpected)?;
         Ok(secret)
     }

@@ -13,7 +13,7 @@ async fn a_token_authenticates_its_user_until_the_user_is_deactivated(db: TestDa
     let user = add(&db.store, &acme, "u@example.com", Role::Collaborator).await;
     let (token, secret) = ApiToken::issue(acme.tenant.id, user.id, "test", now());
     let system = Actor::system(acme.tenant.id);
-    db.store.insert_token(&token, &AuditEvent::token_created(&system, &token, &user, now())).await.unwrap();
+    db.store.insert_token(&token, &AuditEvent::token_created(&system, &token, now())).await.unwrap();
 
     let actor = db.store.authenticate(&secret.hash()).await.unwrap().expect("authenticated");
     assert_eq!(actor, Actor::user(acme.tenant.id, user.id, user.email.clone(), Role::Collaborator));

@@ -1,0 +1,206 @@
+//! The `roster` binary as an operator uses it: first start, the CLI commands, and the README's
+//! walk-through run exactly as written (with the real address substituted).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use roster_storage::on_both_databases;
+use roster_storage::testing::TestDatabase;
+use serde_json::Value;
+
+const ROSTER: &str = env!("CARGO_BIN_EXE_roster");
+
+/// A running `roster serve` and what it printed before serving.
+struct Server {
+    child: Child,
+    base: String,
+    banner: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// The token printed at first start, if any.
+    fn token(&self) -> Option<String> {
+        self.banner.iter().find_map(|line| line.trim().strip_prefix("export TOKEN=").map(str::to_owned))
+    }
+}
+
+fn roster(dir: &Path, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(ROSTER);
+    command.current_dir(dir).env_remove("ROSTER_DATABASE_URL").env("RUST_LOG", "warn");
+    if let Some(url) = database_url {
+        command.env("ROSTER_DATABASE_URL", url);
+    }
+    command
+}
+
+/// Starts `roster` (no subcommand: serve) on a free port and reads its banner.
+fn serve(dir: &Path, database_url: Option<&str>) -> Server {
+    let mut child = roster(dir, database_url)
+        .env("ROSTER_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("roster starts");
+    let (lines, received) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = received.recv_timeout(Duration::from_secs(30)).expect("roster prints where it listens");
+    let base = first.split_whitespace().find(|word| word.starts_with("http://")).expect("an address").to_owned();
+    let mut banner = vec![first];
+    // The first-start banner follows at once; a restart prints nothing more.
+    while let Ok(line) = received.recv_timeout(Duration::from_millis(300)) {
+        banner.push(line);
+    }
+    Server { child, base, banner }
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("roster runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+async fn me(base: &str, token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new().get(format!("{base}/v1/me")).bearer_auth(token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_first_start_prints_the_address_and_a_working_administrator_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = serve(dir.path(), None);
+    assert!(first.banner[0].starts_with("Roster is listening on http://127.0.0.1:"), "{:?}", first.banner);
+    let token = first.token().expect("the first start prints the token");
+    let (status, body) = me(&first.base, &token).await;
+    assert_eq!((status, body["email"].as_str()), (200, Some("admin@example.com")));
+    assert!(dir.path().join("roster.db").exists(), "the embedded database file is created");
+    drop(first);
+
+    let again = serve(dir.path(), None);
+    assert_eq!(again.token(), None, "a restart creates nothing and prints no token: {:?}", again.banner);
+    assert_eq!(me(&again.base, &token).await.0, 200, "the token survives restarts");
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_works_as_written() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let start = readme.find("<!-- walkthrough:start -->").expect("walk-through start marker");
+    let end = readme.find("<!-- walkthrough:end -->").expect("walk-through end marker");
+    let block = &readme[start..end];
+    let script = block.split("```sh").nth(1).and_then(|rest| rest.split("```").next()).expect("a sh block");
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), None);
+    let script = script
+        .replace("http://127.0.0.1:8080", &server.base)
+        .replace("cargo run --release -q -p roster-http --", ROSTER);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("TOKEN", server.token().unwrap())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}\n{}", String::from_utf8_lossy(&output.stderr));
+    for expected in [
+        r#""email":"admin@example.com""#,
+        r#""email":"ulysse@example.com""#,
+        r#""role":"collaborator""#,
+        r#""code":"forbidden_role_change""#,
+        r#""code":"last_administrator""#,
+        r#""status":"deactivated""#,
+        r#""code":"unauthenticated""#,
+        r#""action":"user.deactivated""#,
+    ] {
+        assert!(printed.contains(expected), "missing {expected} in:\n{printed}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_creates_and_migrates_the_embedded_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(roster(dir.path(), None).arg("migrate"));
+    assert!(output.status.success(), "{output:?}");
+    assert!(dir.path().join("roster.db").exists());
+    assert!(run(roster(dir.path(), None).arg("migrate")).status.success(), "migrating twice is harmless");
+}
+
+#[tokio::test]
+async fn openapi_prints_the_document_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(roster(dir.path(), Some("postgres://nobody@127.0.0.1:1/none")).arg("openapi"));
+    assert!(output.status.success(), "{output:?}");
+    let spec: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(spec["paths"]["/v1/users"]["post"].is_object());
+    assert!(!dir.path().join("roster.db").exists());
+}
+
+#[tokio::test]
+async fn bad_arguments_are_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        run(roster(dir.path(), None).args(["tenant", "create", "--name", "Not A Name", "--admin-email", "a@b.test"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("tenant name"), "{output:?}");
+    let output = run(roster(dir.path(), None).args(["token", "create", "--tenant", "acme", "--email", "nope"]));
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(roster(dir.path(), Some("postgres://user:hunter2@127.0.0.1:1/none")).arg("migrate"));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot open the database") && !stderr.contains("hunter2"), "{stderr}");
+}
+
+async fn tenant_and_token_commands_print_working_tokens(db: TestDatabase) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = Some(db.url.as_str());
+    let created =
+        run(roster(dir.path(), url).args(["tenant", "create", "--name", "acme", "--admin-email", "Boss@Acme.test"]));
+    assert!(created.status.success(), "{created:?}");
+    let admin_token = stdout(&created);
+    assert!(admin_token.starts_with("rst_"), "only the token goes to stdout: {admin_token}");
+
+    let twice =
+        run(roster(dir.path(), url).args(["tenant", "create", "--name", "acme", "--admin-email", "x@acme.test"]));
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("already exists"));
+
+    let issued =
+        run(roster(dir.path(), url).args(["token", "create", "--tenant", "acme", "--email", "boss@acme.test"]));
+    assert!(issued.status.success(), "{issued:?}");
+    let unknown =
+        run(roster(dir.path(), url).args(["token", "create", "--tenant", "acme", "--email", "ghost@acme.test"]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user"));
+
+    let server = serve(dir.path(), url);
+    assert_eq!(server.token(), None, "the database already has a tenant: no first-start tenant");
+    for token in [admin_token, stdout(&issued)] {
+        let (status, body) = me(&server.base, &token).await;
+        assert_eq!(
+            (status, body["email"].as_str(), body["role"].as_str()),
+            (200, Some("boss@acme.test"), Some("administrator"))
+        );
+    }
+}
+
+on_both_databases!(tenant_and_token_commands_print_working_tokens);

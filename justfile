@@ -1,0 +1,26 @@
+# Everyday commands. Each recipe is a plain cargo command; `cargo install just` to use them.
+
+# Every test; PostgreSQL tests run when 127.0.0.1:5432 answers.
+test:
+    cargo test --workspace
+
+# Every test, failing if PostgreSQL is unreachable (what CI runs).
+test-pg:
+    ROSTER_TEST_POSTGRES=require cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Serve on http://127.0.0.1:8080 with the embedded SQLite database (roster.db).
+run:
+    cargo run --release -p roster-http
+
+# Write the OpenAPI document to openapi.json.
+openapi:
+    cargo run -q -p roster-http -- openapi > openapi.json
+
+# Everything CI does.
+ci:
+    .ci/run
