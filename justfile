@@ -24,3 +24,7 @@ openapi:
 # Everything CI does.
 ci:
     .ci/run
+
+# Fuzz the API with schemathesis on SQLite and PostgreSQL (pip install schemathesis).
+fuzz examples="50":
+    scripts/fuzz --max-examples {{examples}}

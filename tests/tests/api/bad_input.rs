@@ -27,6 +27,16 @@ async fn malformed_bodies_are_400_or_415_problems(db: TestDatabase) {
         .expect_problem(400, "invalid_request");
     send(r#"{"email": "not-an-email"}"#, Some("application/json")).await.expect_problem(400, "invalid_request");
     send(r#"[]"#, Some("application/json")).await.expect_problem(400, "invalid_request");
+    // Numbers and booleans are not strings, whatever a lenient parser would make of them.
+    send(r#"{"email": "x@example.com", "name": 1}"#, Some("application/json"))
+        .await
+        .expect_problem(400, "invalid_request");
+    send(r#"{"email": "x@example.com", "referral_code": true}"#, Some("application/json"))
+        .await
+        .expect_problem(400, "invalid_request");
+    send(r#"{"email": "x@example.com", "phone": 33612345678}"#, Some("application/json"))
+        .await
+        .expect_problem(400, "invalid_request");
     send(r#"{"email": "x@example.com"}"#, None).await.expect_problem(415, "unsupported_media_type");
     send(r#"{"email": "x@example.com"}"#, Some("text/plain")).await.expect_problem(415, "unsupported_media_type");
 }
@@ -86,9 +96,20 @@ async fn oversized_bodies_are_refused_with_413(db: TestDatabase) {
 async fn unknown_routes_and_methods_are_problems(db: TestDatabase) {
     let app = spawn_app(&db).await;
     app.get("/v2/users", &app.admin_token).await.expect_problem(404, "route_not_found");
-    app.call(Method::PUT, "/v1/users", Some(&app.admin_token), Some(json!({})))
-        .await
-        .expect_problem(405, "method_not_allowed");
+    let wrong = app.call(Method::PUT, "/v1/users", Some(&app.admin_token), Some(json!({}))).await;
+    wrong.expect_problem(405, "method_not_allowed");
+    assert_eq!(wrong.headers["allow"], "GET, POST");
+    let trace = app.call(Method::TRACE, &format!("/v1/users/{}", app.admin_id), Some(&app.admin_token), None).await;
+    trace.expect_problem(405, "method_not_allowed");
+    assert_eq!(trace.headers["allow"], "DELETE, GET, PATCH");
+}
+
+async fn a_patch_with_a_wrongly_typed_field_changes_nothing(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let path = format!("/v1/users/{}", app.admin_id);
+    app.patch(&path, &app.admin_token, json!({ "name": 1 })).await.expect_problem(400, "invalid_request");
+    let me = app.get(&path, &app.admin_token).await;
+    assert!(me.expect(200).get("name").is_none(), "absent fields are omitted, not null: {me:?}");
 }
 
 on_both_databases!(
@@ -97,4 +118,5 @@ on_both_databases!(
     malformed_parameters_are_400_problems,
     oversized_bodies_are_refused_with_413,
     unknown_routes_and_methods_are_problems,
+    a_patch_with_a_wrongly_typed_field_changes_nothing,
 );

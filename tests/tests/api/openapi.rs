@@ -36,6 +36,15 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         }
     }
     assert_eq!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"], "bearer");
+
+    // Request bodies refuse unknown fields, and their optional fields accept null, as the server does.
+    let schemas = &spec["components"]["schemas"];
+    for name in ["CreateUser", "UpdateUser", "ChangeRole"] {
+        assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+    }
+    assert_eq!(schemas["UpdateUser"]["properties"]["name"]["nullable"], true);
+    assert_eq!(schemas["CreateUser"]["properties"]["phone"]["nullable"], true);
+    assert!(schemas["CreateUser"]["properties"]["email"].get("nullable").is_none(), "email is required");
 }
 
 async fn the_docs_and_probes_answer(db: TestDatabase) {
@@ -43,6 +52,8 @@ async fn the_docs_and_probes_answer(db: TestDatabase) {
     let docs = app.call(Method::GET, "/docs", None, None).await;
     assert_eq!(docs.status, 200);
     assert!(docs.content_type.starts_with("text/html"));
+    let html = docs.body.as_str().unwrap();
+    assert!(html.contains(r#""additionalProperties":false"#), "the UI shows the served document");
     assert_eq!(app.call(Method::GET, "/healthz", None, None).await.expect(200)["status"], "ok");
     assert_eq!(app.call(Method::GET, "/readyz", None, None).await.expect(200)["status"], "ok");
     let tagged = app.call(Method::GET, "/healthz", None, None).await;

@@ -58,7 +58,7 @@ impl From<ActionDto> for AuditAction {
 
 /// Who acted.
 #[derive(Object, Debug)]
-#[oai(rename = "AuditActor")]
+#[oai(rename = "AuditActor", skip_serializing_if_is_none)]
 pub struct ActorBody {
     /// `user`, or `system` for the operator (CLI, first start).
     #[oai(rename = "type")]
@@ -71,7 +71,7 @@ pub struct ActorBody {
 
 /// What was acted on.
 #[derive(Object, Debug)]
-#[oai(rename = "AuditTarget")]
+#[oai(rename = "AuditTarget", skip_serializing_if_is_none)]
 pub struct TargetBody {
     /// `tenant`, `user` or `token`.
     pub kind: String,
@@ -83,7 +83,7 @@ pub struct TargetBody {
 
 /// One recorded change.
 #[derive(Object, Debug)]
-#[oai(rename = "AuditEvent")]
+#[oai(rename = "AuditEvent", skip_serializing_if_is_none)]
 pub struct AuditEventBody {
     /// Id.
     pub id: Uuid,
@@ -125,7 +125,7 @@ impl From<AuditEvent> for AuditEventBody {
 
 /// One page of audit events, newest first.
 #[derive(Object, Debug)]
-#[oai(rename = "AuditPage")]
+#[oai(rename = "AuditPage", skip_serializing_if_is_none)]
 pub struct AuditPage {
     /// The events.
     pub items: Vec<AuditEventBody>,

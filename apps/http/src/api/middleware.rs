@@ -1,11 +1,15 @@
 //! Request body limit and access log.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt as _};
 
 use poem::http::StatusCode;
 use poem::{Body, Endpoint, IntoResponse as _, Request, Response};
 
 use super::MAX_JSON_BODY;
+use super::document::Document;
 use super::problem::Problem;
 
 fn too_large() -> Response {
@@ -13,21 +17,82 @@ fn too_large() -> Response {
         .into_poem_response()
 }
 
+/// How much of an oversized body is read and discarded before answering 413, and for how long.
+/// A client still sending when the server closes would get a connection reset instead of the
+/// answer; draining a bounded amount lets it read the 413. Bodies beyond this are cut off.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// Reads and drops up to [`DRAIN_LIMIT`] more bytes of `body`, for at most [`DRAIN_TIME`].
+async fn drain<B: AsRef<[u8]>, E>(mut body: impl Stream<Item = Result<B, E>> + Unpin) {
+    let mut drained = 0;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = body.next().await {
+            drained += chunk.as_ref().len();
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Reads a body of unknown length up to [`MAX_JSON_BODY`]; `None` when it is longer.
+async fn read_limited(body: Body) -> Result<Option<Vec<u8>>, std::io::Error> {
+    let mut stream = Box::pin(body.into_bytes_stream());
+    let mut buffer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        buffer.extend_from_slice(&chunk?);
+        if buffer.len() > MAX_JSON_BODY {
+            drain(stream).await;
+            return Ok(None);
+        }
+    }
+    Ok(Some(buffer))
+}
+
 /// Refuses bodies above [`MAX_JSON_BODY`] with 413, whether announced by `Content-Length` or
 /// streamed, before any handler buffers them.
 pub async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let announced = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|length| length > MAX_JSON_BODY) {
-        return Ok(too_large());
-    }
-    if announced.is_none() && req.header("transfer-encoding").is_some() {
-        match req.take_body().into_bytes_limit(MAX_JSON_BODY).await {
-            Ok(bytes) => req.set_body(Body::from_bytes(bytes)),
-            Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large()),
-            Err(error) => return Ok(Problem::bad_request(error.to_string()).into_poem_response()),
+    match announced {
+        Some(length) if length > MAX_JSON_BODY => {
+            if length <= DRAIN_LIMIT {
+                drain(Box::pin(req.take_body().into_bytes_stream())).await;
+            }
+            return Ok(too_large());
         }
+        None if req.header("transfer-encoding").is_some() => match read_limited(req.take_body()).await {
+            Ok(Some(bytes)) => req.set_body(Body::from_vec(bytes)),
+            Ok(None) => return Ok(too_large()),
+            Err(error) => {
+                return Ok(Problem::bad_request(format!("cannot read the body: {error}")).into_poem_response());
+            }
+        },
+        _ => {}
     }
     next.call(req).await.map(|output| output.into_response())
+}
+
+/// Turns every error escaping the routes (unknown route, wrong method, ...) into a problem; a
+/// 405 carries the `Allow` header the document gives for the path.
+pub async fn errors_as_problems<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    let document = req.data::<Arc<Document>>().cloned();
+    match next.call(req).await {
+        Ok(output) => Ok(output.into_response()),
+        Err(error) => {
+            let mut response = super::problem::from_poem_error(&error).into_poem_response();
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                let allowed = document.as_deref().and_then(|d| d.allowed_methods(&path)).cloned().unwrap_or_default();
+                let allow = allowed.into_iter().collect::<Vec<_>>().join(", ");
+                if let Ok(value) = allow.parse() {
+                    response.headers_mut().insert("allow", value);
+                }
+            }
+            Ok(response)
+        }
+    }
 }
 
 /// Logs each request with its method, path, status and duration (inside the request-id span).

@@ -2,17 +2,24 @@
 
 mod audit;
 mod auth;
+pub mod document;
 mod errors;
 mod health;
 mod me;
 mod middleware;
 mod models;
 pub mod problem;
+mod text;
 mod users;
 
+use std::sync::Arc;
+
 use poem::middleware::{CatchPanic, RequestId, ReuseId};
-use poem::{Endpoint, EndpointExt as _, IntoEndpoint, Route};
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt as _, IntoEndpoint, Response, Route, get, handler};
 use poem_openapi::{OpenApiService, Tags};
+
+use self::document::Document;
 
 use crate::state::AppState;
 
@@ -46,20 +53,34 @@ pub fn openapi(
     OpenApiService::new(apis, "Roster", env!("CARGO_PKG_VERSION")).description(include_str!("openapi-description.md"))
 }
 
+#[handler]
+fn serve_document(document: poem::web::Data<&Arc<Document>>) -> Response {
+    Response::builder().content_type("application/json; charset=utf-8").body(document.json.clone())
+}
+
 /// The whole HTTP application: API, `/openapi.json`, Swagger UI at `/docs`.
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = openapi(state);
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let raw = api.spec();
+    let document = Arc::new(Document::from_spec(&raw));
+    // The UI embeds the document it is given verbatim: show the served one.
+    let docs = Html(api.swagger_ui_html().replace(&raw, &document.json));
+    let docs = get(handler_fn(docs));
     Route::new()
         .nest("/", api)
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at("/openapi.json", get(serve_document))
+        .at("/docs", docs)
         .data(state.tokens.clone())
         .around(middleware::limit_body)
-        .catch_all_error(|error| async move { problem::from_poem_error(&error).into_poem_response() })
+        .around(middleware::errors_as_problems)
         .with(CatchPanic::new().with_handler(|_| problem::Problem::internal(&"handler panicked").into_poem_response()))
+        .data(document)
         .around(middleware::log_request)
         .with(RequestId::default().reuse_id(ReuseId::Use))
         .into_endpoint()
+}
+
+/// An endpoint that answers `page` to every request.
+fn handler_fn(page: Html<String>) -> impl Endpoint<Output = Response> {
+    poem::endpoint::make_sync(move |_| poem::IntoResponse::into_response(page.clone()))
 }

@@ -9,6 +9,7 @@ use roster_domain::{Email, PersonName, Phone, ReferralCode, Role, User, UserSour
 use uuid::Uuid;
 
 use super::problem::Problem;
+use super::text::Text;
 
 /// A role.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +105,7 @@ impl From<UserSource> for SourceDto {
 
 /// A user of the caller's tenant.
 #[derive(Object, Debug, Clone)]
-#[oai(rename = "User")]
+#[oai(rename = "User", skip_serializing_if_is_none)]
 pub struct UserBody {
     /// Id.
     pub id: Uuid,
@@ -163,15 +164,15 @@ pub struct CreateUserRequest {
     pub email: EmailString,
     /// Display name.
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// Phone number with country code, e.g. `+33 6 12 34 56 78`.
     #[oai(validator(min_length = 1, max_length = 32))]
-    pub phone: Option<String>,
+    pub phone: Option<Text>,
     /// Role; `user` when omitted. Only administrators create administrators.
     pub role: Option<RoleDto>,
     /// Referral or promo code: 1 to 64 of `A-Z a-z 0-9 _ - .`.
     #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
-    pub referral_code: Option<String>,
+    pub referral_code: Option<Text>,
 }
 
 pub(crate) fn parse_email(text: &str) -> Result<Email, Problem> {
@@ -195,10 +196,10 @@ impl CreateUserRequest {
     pub fn try_into_domain(self) -> Result<NewUser, Problem> {
         Ok(NewUser {
             email: parse_email(&self.email.0)?,
-            name: self.name.as_deref().map(parse_name).transpose()?,
-            phone: self.phone.as_deref().map(parse_phone).transpose()?,
+            name: self.name.as_ref().map(|t| parse_name(t.as_str())).transpose()?,
+            phone: self.phone.as_ref().map(|t| parse_phone(t.as_str())).transpose()?,
             role: self.role.map_or(Role::User, Role::from),
-            referral_code: self.referral_code.as_deref().map(parse_referral_code).transpose()?,
+            referral_code: self.referral_code.as_ref().map(|t| parse_referral_code(t.as_str())).transpose()?,
         })
     }
 }
@@ -210,23 +211,23 @@ impl CreateUserRequest {
 pub struct UpdateUserRequest {
     /// New display name, or `null` to clear it.
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub name: MaybeUndefined<String>,
+    pub name: MaybeUndefined<Text>,
     /// New phone number with country code, or `null` to clear it.
     #[oai(validator(min_length = 1, max_length = 32))]
-    pub phone: MaybeUndefined<String>,
+    pub phone: MaybeUndefined<Text>,
     /// New referral code, or `null` to clear it.
     #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
-    pub referral_code: MaybeUndefined<String>,
+    pub referral_code: MaybeUndefined<Text>,
 }
 
 fn patch<T>(
-    field: MaybeUndefined<String>,
+    field: MaybeUndefined<Text>,
     parse: impl Fn(&str) -> Result<T, Problem>,
 ) -> Result<Option<Option<T>>, Problem> {
     match field {
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Ok(Some(None)),
-        MaybeUndefined::Value(text) => Ok(Some(Some(parse(&text)?))),
+        MaybeUndefined::Value(text) => Ok(Some(Some(parse(text.as_str())?))),
     }
 }
 
@@ -251,7 +252,7 @@ pub struct ChangeRoleRequest {
 
 /// One page of users.
 #[derive(Object, Debug)]
-#[oai(rename = "UserPage")]
+#[oai(rename = "UserPage", skip_serializing_if_is_none)]
 pub struct UserPage {
     /// The users, in the requested order.
     pub items: Vec<UserBody>,

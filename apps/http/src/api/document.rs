@@ -1,0 +1,108 @@
+//! The OpenAPI document as served at `/openapi.json` and shown at `/docs`: poem-openapi's, plus
+//! what its derive cannot say about our request bodies, so that the document describes exactly
+//! what the server accepts:
+//! - request objects refuse unknown properties (`additionalProperties: false`), as their
+//!   `deny_unknown_fields` parsing does;
+//! - optional request properties accept `null` (`nullable: true`): it means "none" on create and
+//!   "clear" in a merge patch, as the parsing of `Option` and `MaybeUndefined` does.
+//!
+//! The same walk yields the methods each path allows, for the `Allow` header of a 405.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// The served document, and what it tells about routes.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The document, as JSON text.
+    pub json: String,
+    /// The allowed methods (uppercase) of each path template, e.g. `/v1/users/{id}`.
+    pub methods: BTreeMap<String, BTreeSet<String>>,
+}
+
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+impl Document {
+    /// Completes poem-openapi's `spec` (JSON text).
+    ///
+    /// # Panics
+    /// When `spec` is not JSON, which poem-openapi never produces.
+    pub fn from_spec(spec: &str) -> Self {
+        let mut document: Value = serde_json::from_str(spec).expect("poem-openapi writes JSON");
+        let mut request_schemas = BTreeSet::new();
+        let mut methods = BTreeMap::new();
+        if let Some(paths) = document["paths"].as_object() {
+            for (path, operations) in paths {
+                let allowed: &mut BTreeSet<String> = methods.entry(path.clone()).or_default();
+                for method in METHODS.iter().filter(|m| operations.get(**m).is_some()) {
+                    allowed.insert(method.to_uppercase());
+                    let contents = operations[*method]["requestBody"]["content"].as_object();
+                    for content in contents.into_iter().flat_map(|c| c.values()) {
+                        if let Some(name) = content["schema"]["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+                            request_schemas.insert(name.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        for name in &request_schemas {
+            let schema = &mut document["components"]["schemas"][name];
+            let required: BTreeSet<String> = schema["required"]
+                .as_array()
+                .map(|names| names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            if let Some(properties) = schema["properties"].as_object_mut() {
+                for (property, definition) in properties.iter_mut() {
+                    if !required.contains(property) && definition.get("$ref").is_none() {
+                        definition["nullable"] = Value::Bool(true);
+                    }
+                }
+            }
+            schema["additionalProperties"] = Value::Bool(false);
+        }
+        Self { json: document.to_string(), methods }
+    }
+
+    /// The methods allowed on `path` (a request path, e.g. `/v1/users/0192...`), if it is one
+    /// of the document's paths.
+    pub fn allowed_methods(&self, path: &str) -> Option<&BTreeSet<String>> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        self.methods.iter().find_map(|(template, methods)| {
+            let pattern: Vec<&str> = template.split('/').collect();
+            let matches = pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
+            matches.then_some(methods)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_objects_are_closed_and_their_optional_properties_nullable() {
+        let spec = serde_json::json!({
+            "paths": { "/v1/things/{id}": {
+                "patch": { "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Thing" } } } } },
+                "get": {}
+            } },
+            "components": { "schemas": {
+                "Thing": { "type": "object", "required": ["a"], "properties": { "a": { "type": "string" }, "b": { "type": "string" } } },
+                "Other": { "type": "object", "properties": { "c": { "type": "string" } } }
+            } }
+        });
+        let document = Document::from_spec(&spec.to_string());
+        let value: Value = serde_json::from_str(&document.json).unwrap();
+        let thing = &value["components"]["schemas"]["Thing"];
+        assert_eq!(thing["additionalProperties"], false);
+        assert_eq!(thing["properties"]["a"].get("nullable"), None);
+        assert_eq!(thing["properties"]["b"]["nullable"], true);
+        assert_eq!(value["components"]["schemas"]["Other"].get("additionalProperties"), None);
+        let allowed: Vec<&str> =
+            document.allowed_methods("/v1/things/42").unwrap().iter().map(String::as_str).collect();
+        assert_eq!(allowed, ["GET", "PATCH"]);
+        assert!(document.allowed_methods("/v1/things").is_none());
+    }
+}
