@@ -7,6 +7,7 @@ mod m20261122_000001_create_tenants;
 mod m20261122_000002_create_users;
 mod m20261122_000003_create_api_tokens;
 mod m20261122_000004_create_audit_events;
+mod m20261122_000005_add_user_version;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_users::Migration),
             Box::new(m20261122_000003_create_api_tokens::Migration),
             Box::new(m20261122_000004_create_audit_events::Migration),
+            Box::new(m20261122_000005_add_user_version::Migration),
         ]
     }
 }

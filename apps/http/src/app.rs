@@ -63,21 +63,23 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Opens and migrates the database, creates the first tenant if there is none, and binds
-    /// the listen address (port 0 picks a free port; see [`address`](Self::address)).
+    /// Binds the listen address (port 0 picks a free port; see [`address`](Self::address)),
+    /// opens and migrates the database, and creates the first tenant if there is none.
     ///
     /// # Errors
     /// See [`StartupError`].
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         roster_domain::Phone::preload();
-        let store = open_store(settings).await?;
-        let state = AppState::new(store);
-        let bootstrap =
-            state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
+        // Bind before anything else: if the address is taken, nothing is created (in particular
+        // not the first tenant, whose token is printed only once).
         let acceptor = TcpListener::bind(settings.listen.to_string())
             .into_acceptor()
             .await
             .map_err(|source| StartupError::Bind { address: settings.listen, source })?;
+        let store = open_store(settings).await?;
+        let state = AppState::new(store);
+        let bootstrap =
+            state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
         let address =
             acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).unwrap_or(settings.listen);
         Ok(Self { acceptor, address, state, bootstrap })

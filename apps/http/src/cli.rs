@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use roster_domain::services::{CreateTenantError, IssueTokenError};
-use roster_domain::{Email, TenantName};
+use roster_domain::{Email, TenantName, TokenLabel};
 use roster_storage::{PoolSettings, Store, connect};
 
 use crate::app::{Application, StartupError, open_store};
@@ -62,10 +62,14 @@ pub enum TokenCommand {
         /// The user's email.
         #[arg(long, value_parser = parse_email)]
         email: Email,
-        /// What the token is for.
-        #[arg(long, default_value = "cli")]
-        label: String,
+        /// What the token is for: 1 to 100 characters.
+        #[arg(long, default_value = "cli", value_parser = parse_label)]
+        label: TokenLabel,
     },
+}
+
+fn parse_label(text: &str) -> Result<TokenLabel, String> {
+    TokenLabel::parse(text).map_err(|e| e.to_string())
 }
 
 /// A command failed; the message is for the operator.

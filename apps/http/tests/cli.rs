@@ -137,6 +137,19 @@ async fn the_readme_walkthrough_works_as_written() {
 }
 
 #[tokio::test]
+async fn a_start_on_a_busy_port_creates_nothing_so_the_token_is_printed_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = run(roster(dir.path(), None).args(["--listen", &address]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"), "{output:?}");
+    assert!(!dir.path().join("roster.db").exists(), "nothing was created");
+    drop(taken);
+    assert!(serve(dir.path(), None).token().is_some(), "the first real start prints the token");
+}
+
+#[tokio::test]
 async fn migrate_creates_and_migrates_the_embedded_database() {
     let dir = tempfile::tempdir().unwrap();
     let output = run(roster(dir.path(), None).arg("migrate"));
@@ -163,6 +176,11 @@ async fn bad_arguments_are_refused_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("tenant name"), "{output:?}");
     let output = run(roster(dir.path(), None).args(["token", "create", "--tenant", "acme", "--email", "nope"]));
+    assert_eq!(output.status.code(), Some(2));
+    let long = "x".repeat(101);
+    let output =
+        run(roster(dir.path(), None)
+            .args(["token", "create", "--tenant", "acme", "--email", "a@b.test", "--label", &long]));
     assert_eq!(output.status.code(), Some(2));
     let output = run(roster(dir.path(), Some("postgres://user:hunter2@127.0.0.1:1/none")).arg("migrate"));
     assert_eq!(output.status.code(), Some(1));

@@ -248,9 +248,10 @@ impl AuditEvent {
     /// `token` was issued.
     #[must_use]
     pub fn token_created(actor: &Actor, token: &crate::ApiToken, now: Timestamp) -> Self {
-        let target = AuditTarget { kind: TargetKind::Token, id: token.id.into(), label: Some(token.label.clone()) };
+        let label = token.label.as_str();
+        let target = AuditTarget { kind: TargetKind::Token, id: token.id.into(), label: Some(label.to_owned()) };
         let mut event = Self::new(actor, AuditAction::TokenCreated, target, now);
-        event.after = Some(json!({ "user": token.user.to_string(), "label": token.label }));
+        event.after = Some(json!({ "user": token.user.to_string(), "label": label }));
         event
     }
 }
@@ -278,7 +279,12 @@ impl AuditCursor {
         let (Some("a"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(err);
         };
-        let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or(err.clone())?;
+        let at = micros
+            .parse()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .filter(crate::paging::is_storable)
+            .ok_or(err.clone())?;
         Ok(Self(at, id.parse().map_err(|_| err)?))
     }
 }

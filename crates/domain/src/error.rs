@@ -45,9 +45,13 @@ pub enum StoreError {
     /// The change would leave the tenant without an active administrator.
     #[error("the tenant's last active administrator cannot lose that status")]
     LastAdministrator,
-    /// The target or the actor changed since the decision was taken; nothing was written.
-    #[error("the user or the acting user changed concurrently")]
+    /// The record changed since the decision was taken; nothing was written. Deciding again on
+    /// the current record may succeed.
+    #[error("the record changed concurrently")]
     Stale,
+    /// The acting user is no longer active with the role they acted with; nothing was written.
+    #[error("the acting user changed concurrently")]
+    ActorChanged,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),

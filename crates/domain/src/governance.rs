@@ -163,35 +163,43 @@ pub fn check_purge(actor: &Actor, target: &User, active_administrators: u64) -> 
     Ok(())
 }
 
+/// The acting user and the role they acted with, unless the system acts. Storage re-checks, in
+/// the transaction of the change, that this user is still active with this role, so that a user
+/// demoted or deactivated a moment ago cannot complete a request already under way.
+pub type Acting = Option<(UserId, Role)>;
+
+/// The acting user of `actor`, for storage to re-check.
+#[must_use]
+pub fn acting(actor: &Actor) -> Acting {
+    actor.user_id().map(|id| (id, actor.role))
+}
+
 /// The premises of a governed decision, which the storage adapter MUST re-check in the same
 /// transaction as the change, serialised with every other governed change of the tenant: the
-/// target still has the role and status the decision saw, the acting user is still active with
-/// the role they acted with, and (when asked) another active administrator remains.
+/// target is still at the version the decision saw, the acting user is still active with the
+/// role they acted with, and (when asked) another active administrator remains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Premises {
     /// The user changed.
     pub target: UserId,
-    /// The target's role when the decision was taken.
-    pub role: Role,
-    /// The target's status when the decision was taken.
-    pub status: UserStatus,
-    /// The acting user and their role, unless the system acts.
-    pub actor: Option<(UserId, Role)>,
+    /// The target's version when the decision was taken.
+    pub version: u64,
+    /// Who acts.
+    pub actor: Acting,
     /// The change removes the target from the active administrators, so another must remain.
     pub keep_an_administrator: bool,
 }
 
 impl Premises {
     /// The premises of `actor` changing `before` into a user whose role and status are
-    /// `after_role` and `after_status` (`None` for a purge).
+    /// `after` (`None` for a purge).
     #[must_use]
     pub fn of(actor: &Actor, before: &User, after: Option<(Role, UserStatus)>) -> Self {
         let stays_active_administrator = after == Some((Role::Administrator, UserStatus::Active));
         Self {
             target: before.id,
-            role: before.role,
-            status: before.status,
-            actor: actor.user_id().map(|id| (id, actor.role)),
+            version: before.version,
+            actor: acting(actor),
             keep_an_administrator: before.is_active_administrator() && !stays_active_administrator,
         }
     }

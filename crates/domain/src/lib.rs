@@ -32,7 +32,7 @@ pub use ids::{AuditEventId, TenantId, TokenId, UserId};
 pub use paging::{Page, PageLimit};
 pub use role::{Capability, Role};
 pub use tenant::{Tenant, TenantName};
-pub use token::{ApiToken, TokenHash, TokenSecret};
+pub use token::{ApiToken, TokenHash, TokenLabel, TokenSecret};
 pub use user::{
     Email, PersonName, Phone, ReferralCode, SearchText, User, UserCursor, UserFilter, UserQuery, UserSort,
     UserSortField, UserSource, UserStatus,

@@ -1,4 +1,15 @@
-//! Page sizes and pages of results.
+//! Page sizes, pages of results, and the instants a query may name.
+
+use chrono::Datelike as _;
+
+use crate::Timestamp;
+
+/// Whether an instant from outside (a filter, a cursor) is one Roster can store and compare
+/// alike on every database: years 1 to 9999, UTC.
+#[must_use]
+pub fn is_storable(at: &Timestamp) -> bool {
+    (1..=9999).contains(&at.year())
+}
 
 /// How many items a page holds: 1 to [`PageLimit::MAX`], [`PageLimit::DEFAULT`] when unspecified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -68,6 +68,33 @@ impl TokenHash {
     }
 }
 
+/// What a token is for, e.g. "ci pipeline": 1 to 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLabel(String);
+
+/// The text is not an acceptable token label.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a token label is 1 to 100 characters without control characters")]
+pub struct TokenLabelError;
+
+impl TokenLabel {
+    /// Parses a label.
+    ///
+    /// # Errors
+    /// [`TokenLabelError`] when empty, too long or containing control characters.
+    pub fn parse(input: &str) -> Result<Self, TokenLabelError> {
+        let trimmed = input.trim();
+        let valid = !trimmed.is_empty() && trimmed.chars().count() <= 100 && !trimmed.chars().any(char::is_control);
+        if valid { Ok(Self(trimmed.to_owned())) } else { Err(TokenLabelError) }
+    }
+
+    /// The label.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A bearer credential bound to one user of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
@@ -77,8 +104,8 @@ pub struct ApiToken {
     pub tenant: TenantId,
     /// The user the token acts as.
     pub user: UserId,
-    /// What the token is for, e.g. "bootstrap" or "cli".
-    pub label: String,
+    /// What the token is for.
+    pub label: TokenLabel,
     /// Hash of the secret.
     pub hash: TokenHash,
     /// When the token was issued.
@@ -88,10 +115,9 @@ pub struct ApiToken {
 impl ApiToken {
     /// Issues a new token for `user`, returning it with its secret (to show once).
     #[must_use]
-    pub fn issue(tenant: TenantId, user: UserId, label: &str, now: Timestamp) -> (Self, TokenSecret) {
+    pub fn issue(tenant: TenantId, user: UserId, label: TokenLabel, now: Timestamp) -> (Self, TokenSecret) {
         let secret = TokenSecret::generate();
-        let token =
-            Self { id: TokenId::new(), tenant, user, label: label.to_owned(), hash: secret.hash(), created_at: now };
+        let token = Self { id: TokenId::new(), tenant, user, label, hash: secret.hash(), created_at: now };
         (token, secret)
     }
 }

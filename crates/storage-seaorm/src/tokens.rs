@@ -13,6 +13,7 @@ use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::{api_tokens, users};
 use crate::transaction::{begin_write, corrupt, unexpected};
+use crate::users::{is_active, lock_tenant};
 
 /// Writes `token` as part of `txn`.
 pub(crate) async fn insert_token(txn: &DatabaseTransaction, token: &ApiToken) -> Result<(), StoreError> {
@@ -20,7 +21,7 @@ pub(crate) async fn insert_token(txn: &DatabaseTransaction, token: &ApiToken) ->
         id: Set(token.id.as_uuid()),
         tenant_id: Set(token.tenant.as_uuid()),
         user_id: Set(token.user.as_uuid()),
-        label: Set(token.label.clone()),
+        label: Set(token.label.as_str().to_owned()),
         hash: Set(token.hash.as_bytes().to_vec()),
         created_at: Set(token.created_at),
     };
@@ -47,6 +48,10 @@ fn token_user() -> RelationDef {
 impl TokenRepository for Store {
     async fn insert_token(&self, token: &ApiToken, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        lock_tenant(&txn, token.tenant).await?;
+        if !is_active(&txn, token.tenant, token.user.as_uuid()).await? {
+            return Err(StoreError::Stale);
+        }
         insert_token(&txn, token).await?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)

@@ -58,6 +58,13 @@ async fn unacceptable_values_are_422_problems_naming_the_field(db: TestDatabase)
             .expect_problem(422, "invalid_cursor");
     }
     app.get("/v1/audit?cursor=garbage", &app.admin_token).await.expect_problem(422, "invalid_cursor");
+    // A cursor we never issued, naming an instant no database orders alike: c|-7000000000000000000|<uuid>.
+    let far = "Y3wtNzAwMDAwMDAwMDAwMDAwMDAwMHwwMTkwMDAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDA";
+    app.get(&format!("/v1/users?cursor={far}"), &app.admin_token).await.expect_problem(422, "invalid_cursor");
+    app.get("/v1/users?q=a%00b", &app.admin_token).await.expect_problem(422, "invalid_search");
+    let year_10000 = "9999-12-31T23:59:59-01:00";
+    app.get(&format!("/v1/users?created_to={year_10000}"), &app.admin_token).await.expect_problem(422, "invalid_time");
+    app.get(&format!("/v1/audit?from={year_10000}"), &app.admin_token).await.expect_problem(422, "invalid_time");
     let long = "x".repeat(101);
     app.get(&format!("/v1/users?q={long}"), &app.admin_token).await.expect_problem(400, "invalid_request");
 }
@@ -91,6 +98,17 @@ async fn oversized_bodies_are_refused_with_413(db: TestDatabase) {
         .await
         .unwrap();
     reply(streamed).await.expect_problem(413, "payload_too_large");
+
+    // Operations without a request body never read it: no 413 there (none is declared).
+    let ignored = app
+        .client
+        .get(format!("{}/v1/me", app.base))
+        .bearer_auth(&app.admin_token)
+        .body("x".repeat(300 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ignored.status(), 200);
 }
 
 async fn unknown_routes_and_methods_are_problems(db: TestDatabase) {

@@ -1,7 +1,7 @@
 //! `spawn_app` and a small client for the API.
 
 use reqwest::{Method, StatusCode};
-use roster_domain::{Email, TenantName};
+use roster_domain::{Email, TenantName, TokenLabel};
 use roster_http::{Application, Settings};
 use roster_storage::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -101,8 +101,9 @@ impl TestApp {
     /// Issues a token for `email` of the default tenant, as the operator's CLI does.
     pub async fn token_for(&self, email: &str) -> String {
         let tenant = TenantName::parse("default").unwrap();
+        let label = TokenLabel::parse("e2e").unwrap();
         let secret =
-            self.app_state.tokens.issue(&tenant, &Email::parse(email).unwrap(), "e2e").await.expect("token issued");
+            self.app_state.tokens.issue(&tenant, &Email::parse(email).unwrap(), &label).await.expect("token issued");
         secret.expose().to_owned()
     }
 }

@@ -148,7 +148,7 @@ pub enum ListAuditResponse {
     /// `forbidden`: administrators only.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
-    /// `invalid_cursor`.
+    /// `invalid_cursor` or `invalid_time`.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -185,6 +185,9 @@ impl AuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u16>>,
     ) -> ListAuditResponse {
+        if let Err(problem) = Problem::check_times([&from.0, &to.0]) {
+            return problem.into();
+        }
         let after = match cursor.0.as_deref().map(AuditCursor::decode).transpose() {
             Ok(after) => after,
             Err(error) => return Problem::unprocessable("invalid_cursor", error.to_string()).into(),

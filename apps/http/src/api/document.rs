@@ -19,6 +19,8 @@ pub struct Document {
     pub json: String,
     /// The allowed methods (uppercase) of each path template, e.g. `/v1/users/{id}`.
     pub methods: BTreeMap<String, BTreeSet<String>>,
+    /// The operations (uppercase method, path template) that take a request body.
+    pub with_body: BTreeSet<(String, String)>,
 }
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -32,11 +34,15 @@ impl Document {
         let mut document: Value = serde_json::from_str(spec).expect("poem-openapi writes JSON");
         let mut request_schemas = BTreeSet::new();
         let mut methods = BTreeMap::new();
+        let mut with_body = BTreeSet::new();
         if let Some(paths) = document["paths"].as_object() {
             for (path, operations) in paths {
                 let allowed: &mut BTreeSet<String> = methods.entry(path.clone()).or_default();
                 for method in METHODS.iter().filter(|m| operations.get(**m).is_some()) {
                     allowed.insert(method.to_uppercase());
+                    if operations[*method].get("requestBody").is_some() {
+                        with_body.insert((method.to_uppercase(), path.clone()));
+                    }
                     let contents = operations[*method]["requestBody"]["content"].as_object();
                     for content in contents.into_iter().flat_map(|c| c.values()) {
                         if let Some(name) = content["schema"]["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
@@ -61,18 +67,27 @@ impl Document {
             }
             schema["additionalProperties"] = Value::Bool(false);
         }
-        Self { json: document.to_string(), methods }
+        Self { json: document.to_string(), methods, with_body }
+    }
+
+    /// Whether the operation `method path` (a request path) takes a request body.
+    pub fn takes_body(&self, method: &str, path: &str) -> bool {
+        self.template_of(path).is_some_and(|template| self.with_body.contains(&(method.to_owned(), template.clone())))
     }
 
     /// The methods allowed on `path` (a request path, e.g. `/v1/users/0192...`), if it is one
     /// of the document's paths.
     pub fn allowed_methods(&self, path: &str) -> Option<&BTreeSet<String>> {
+        self.template_of(path).and_then(|template| self.methods.get(template))
+    }
+
+    /// The path template `path` matches, e.g. `/v1/users/{id}` for `/v1/users/0192...`.
+    fn template_of(&self, path: &str) -> Option<&String> {
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        self.methods.iter().find_map(|(template, methods)| {
+        self.methods.keys().find(|template| {
             let pattern: Vec<&str> = template.split('/').collect();
-            let matches = pattern.len() == segments.len()
-                && pattern.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
-            matches.then_some(methods)
+            pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
         })
     }
 }
@@ -104,5 +119,7 @@ mod tests {
             document.allowed_methods("/v1/things/42").unwrap().iter().map(String::as_str).collect();
         assert_eq!(allowed, ["GET", "PATCH"]);
         assert!(document.allowed_methods("/v1/things").is_none());
+        assert!(document.takes_body("PATCH", "/v1/things/42"));
+        assert!(!document.takes_body("GET", "/v1/things/42"));
     }
 }

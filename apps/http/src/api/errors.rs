@@ -16,7 +16,7 @@
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not `application/json` |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `confirmation_mismatch` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
@@ -76,6 +76,7 @@ impl From<CreateUserError> for Problem {
             CreateUserError::EmailTaken(email) => {
                 Problem::conflict("email_taken", format!("a user with email {email} already exists in this tenant"))
             }
+            CreateUserError::Conflict => concurrent_modification(),
             CreateUserError::Unexpected(e) => e.into(),
         }
     }

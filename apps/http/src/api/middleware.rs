@@ -51,25 +51,29 @@ async fn read_limited(body: Body) -> Result<Option<Vec<u8>>, std::io::Error> {
     Ok(Some(buffer))
 }
 
-/// Refuses bodies above [`MAX_JSON_BODY`] with 413, whether announced by `Content-Length` or
-/// streamed, before any handler buffers them.
+/// Refuses bodies above [`MAX_JSON_BODY`] with 413 for the operations that read a body,
+/// whether its length is announced by `Content-Length` or not (chunked, HTTP/2), before any
+/// handler buffers it. Other operations never read the body, so it is not limited there.
 pub async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
-    let announced = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
-    match announced {
-        Some(length) if length > MAX_JSON_BODY => {
-            if length <= DRAIN_LIMIT {
-                drain(Box::pin(req.take_body().into_bytes_stream())).await;
+    let reads_body = req.data::<Arc<Document>>().is_some_and(|d| d.takes_body(req.method().as_str(), req.uri().path()));
+    if reads_body {
+        let announced = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
+        match announced {
+            Some(length) if length > MAX_JSON_BODY => {
+                if length <= DRAIN_LIMIT {
+                    drain(Box::pin(req.take_body().into_bytes_stream())).await;
+                }
+                return Ok(too_large());
             }
-            return Ok(too_large());
+            Some(_) => {}
+            None => match read_limited(req.take_body()).await {
+                Ok(Some(bytes)) => req.set_body(Body::from_vec(bytes)),
+                Ok(None) => return Ok(too_large()),
+                Err(error) => {
+                    return Ok(Problem::bad_request(format!("cannot read the body: {error}")).into_poem_response());
+                }
+            },
         }
-        None if req.header("transfer-encoding").is_some() => match read_limited(req.take_body()).await {
-            Ok(Some(bytes)) => req.set_body(Body::from_vec(bytes)),
-            Ok(None) => return Ok(too_large()),
-            Err(error) => {
-                return Ok(Problem::bad_request(format!("cannot read the body: {error}")).into_poem_response());
-            }
-        },
-        _ => {}
     }
     next.call(req).await.map(|output| output.into_response())
 }

@@ -68,6 +68,17 @@ impl Problem {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
+    /// 422 `invalid_time` unless every instant is one Roster can store (years 1 to 9999).
+    pub fn check_times<'a>(
+        instants: impl IntoIterator<Item = &'a Option<chrono::DateTime<chrono::Utc>>>,
+    ) -> Result<(), Self> {
+        if instants.into_iter().flatten().all(roster_domain::paging::is_storable) {
+            Ok(())
+        } else {
+            Err(Self::unprocessable("invalid_time", "instants must lie between the years 1 and 9999 (UTC)"))
+        }
+    }
+
     /// 500 `internal_error`, after logging the cause (never shown to the client).
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed unexpectedly");
@@ -162,6 +173,7 @@ macro_rules! problem_responses {
             fn from_problem(problem: $crate::api::problem::Problem) -> Self {
                 match problem.status {
                     $($status => Self::$variant(poem_openapi::payload::Json(problem)),)+
+                    500 => Self::Internal(poem_openapi::payload::Json(problem)),
                     _ => {
                         tracing::error!(code = %problem.code, status = problem.status, "undeclared problem status");
                         Self::Internal(poem_openapi::payload::Json($crate::api::problem::Problem::internal(&problem.code)))

@@ -60,7 +60,7 @@ pub enum ListUsersResponse {
     /// `forbidden`: users without the `view_users` capability cannot list users.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
-    /// `invalid_search`, `invalid_cursor` or `invalid_referral_code`.
+    /// `invalid_search`, `invalid_cursor`, `invalid_time` or `invalid_referral_code`.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -277,6 +277,7 @@ fn user_query(
     cursor: Option<String>,
     limit: Option<u16>,
 ) -> Result<UserQuery, Problem> {
+    Problem::check_times([&created_from, &created_to])?;
     let q = q.filter(|text| !text.trim().is_empty());
     let q = q.map(|text| SearchText::parse(&text)).transpose();
     let q = q.map_err(|e| Problem::unprocessable("invalid_search", e.to_string()))?;

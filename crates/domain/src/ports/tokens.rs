@@ -8,10 +8,13 @@ use crate::{Actor, ApiToken, AuditEvent, StoreError, TokenHash};
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TokenRepository: Send + Sync {
-    /// Stores `token` and records `audit` atomically.
+    /// Stores `token` and records `audit` atomically, if the token's user is active when the
+    /// transaction commits (serialised with the tenant's governed changes, so that a token issued
+    /// while its user is being deactivated can never outlive the deactivation).
     ///
     /// # Errors
-    /// [`StoreError::Unexpected`] only.
+    /// MUST return [`StoreError::Stale`] when the user is not active (or gone); nothing is
+    /// written then.
     async fn insert_token(&self, token: &ApiToken, audit: &AuditEvent) -> Result<(), StoreError>;
 
     /// The actor a token with this hash acts as.

@@ -2,18 +2,22 @@
 
 use async_trait::async_trait;
 
+use crate::governance::Acting;
 use crate::{AuditEvent, Email, Page, Premises, StoreError, TenantId, User, UserCursor, UserId, UserQuery};
 
 /// Stores the users of every tenant; each call is scoped to one tenant.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new `user` and records `audit` atomically.
+    /// Stores a new `user` and records `audit` atomically. When `acting` names a user, the
+    /// transaction first re-checks, serialised with the tenant's governed changes, that they are
+    /// still active with that role.
     ///
     /// # Errors
     /// MUST return [`StoreError::EmailTaken`] when the tenant has a user with the same email in
-    /// any letter case, also when two inserts race.
-    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// any letter case, also when two inserts race; [`StoreError::ActorChanged`] when the acting
+    /// user changed. Nothing is written then.
+    async fn insert(&self, user: &User, acting: Acting, audit: &AuditEvent) -> Result<(), StoreError>;
 
     /// The user `id` of `tenant`.
     ///
@@ -47,8 +51,9 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return [`StoreError::NotFound`] when the user is gone, [`StoreError::Stale`] when
-    /// the target or the actor changed, [`StoreError::LastAdministrator`] when the change would
-    /// leave no active administrator; nothing is written then.
+    /// the stored user is not at `premises.version`, [`StoreError::ActorChanged`] when the
+    /// acting user changed, [`StoreError::LastAdministrator`] when the change would leave no
+    /// active administrator; nothing is written then.
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError>;
 
     /// Deletes the user `premises.target` of `tenant` for good with everything that belongs to it,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::ports::{Clock, TenantRepository};
 use crate::user::NewUser;
 use crate::{
-    Actor, ApiToken, AuditEvent, Email, Role, StoreError, Tenant, TenantId, TenantName, TokenSecret, UnexpectedError,
-    User, UserSource,
+    Actor, ApiToken, AuditEvent, Email, Role, StoreError, Tenant, TenantId, TenantName, TokenLabel, TokenSecret,
+    UnexpectedError, User, UserSource,
 };
 
 /// A tenant just created, with its first administrator and that administrator's token.
@@ -61,7 +61,8 @@ impl TenantService {
         let new =
             NewUser { email: admin_email, name: None, phone: None, role: Role::Administrator, referral_code: None };
         let admin = User::create(tenant.id, new, UserSource::Created, now);
-        let (token, secret) = ApiToken::issue(tenant.id, admin.id, "first administrator", now);
+        let label = TokenLabel::parse("first administrator").expect("a valid label");
+        let (token, secret) = ApiToken::issue(tenant.id, admin.id, label, now);
         let system = Actor::system(tenant.id);
         let audit = [
             AuditEvent::tenant_created(&system, &tenant, now),

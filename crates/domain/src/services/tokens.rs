@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use crate::ports::{Clock, TenantRepository, TokenRepository, UserRepository};
-use crate::{Actor, ApiToken, AuditEvent, Email, StoreError, TenantName, TokenSecret, UnexpectedError, UserStatus};
+use crate::{
+    Actor, ApiToken, AuditEvent, Email, StoreError, TenantName, TokenLabel, TokenSecret, UnexpectedError, UserStatus,
+};
 
 /// Issuing a token failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +66,12 @@ impl TokenService {
     ///
     /// # Errors
     /// See [`IssueTokenError`].
-    pub async fn issue(&self, tenant: &TenantName, email: &Email, label: &str) -> Result<TokenSecret, IssueTokenError> {
+    pub async fn issue(
+        &self,
+        tenant: &TenantName,
+        email: &Email,
+        label: &TokenLabel,
+    ) -> Result<TokenSecret, IssueTokenError> {
         let unexpected = |e: StoreError| IssueTokenError::Unexpected(e.into_unexpected());
         let found = self.tenants.find_by_name(tenant).await.map_err(unexpected)?;
         let tenant_record = found.ok_or_else(|| IssueTokenError::UnknownTenant(tenant.clone()))?;
@@ -74,10 +81,14 @@ impl TokenService {
             return Err(IssueTokenError::UserInactive(email.clone()));
         }
         let now = self.clock.now();
-        let (token, secret) = ApiToken::issue(tenant_record.id, user.id, label, now);
+        let (token, secret) = ApiToken::issue(tenant_record.id, user.id, label.clone(), now);
         let audit = AuditEvent::token_created(&Actor::system(tenant_record.id), &token, now);
-        self.tokens.insert_token(&token, &audit).await.map_err(unexpected)?;
-        Ok(secret)
+        match self.tokens.insert_token(&token, &audit).await {
+            Ok(()) => Ok(secret),
+            // Deactivated (or deleted) between the read above and the write.
+            Err(StoreError::Stale) => Err(IssueTokenError::UserInactive(email.clone())),
+            Err(other) => Err(unexpected(other)),
+        }
     }
 
     /// The actor a presented bearer credential acts as.

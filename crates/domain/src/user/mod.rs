@@ -118,6 +118,9 @@ pub struct User {
     pub last_active_at: Option<Timestamp>,
     /// When the user was deactivated, while deactivated.
     pub deactivated_at: Option<Timestamp>,
+    /// How many times the user was changed: storage refuses a change decided on an older
+    /// version (optimistic concurrency), so no concurrent change is ever lost.
+    pub version: u64,
 }
 
 /// The data of a user to create, already valid.
@@ -173,6 +176,7 @@ impl User {
             activated_at: Some(now),
             last_active_at: None,
             deactivated_at: None,
+            version: 0,
         }
     }
 
@@ -182,10 +186,15 @@ impl User {
         self.role == Role::Administrator && self.status == UserStatus::Active
     }
 
-    /// This user with `changes` applied.
+    /// The next version of this user, changed at `now`.
+    fn next_version(&self, now: Timestamp) -> Self {
+        Self { updated_at: now, version: self.version + 1, ..self.clone() }
+    }
+
+    /// This user with `changes` applied, or `None` when they change nothing.
     #[must_use]
-    pub fn with_profile(&self, changes: ProfileChanges, now: Timestamp) -> Self {
-        let mut next = self.clone();
+    pub fn with_profile(&self, changes: ProfileChanges, now: Timestamp) -> Option<Self> {
+        let mut next = self.next_version(now);
         if let Some(name) = changes.name {
             next.name = name;
         }
@@ -195,26 +204,26 @@ impl User {
         if let Some(code) = changes.referral_code {
             next.referral_code = code;
         }
-        next.updated_at = now;
-        next
+        let unchanged = next.name == self.name && next.phone == self.phone && next.referral_code == self.referral_code;
+        (!unchanged).then_some(next)
     }
 
     /// This user with another role.
     #[must_use]
     pub fn with_role(&self, role: Role, now: Timestamp) -> Self {
-        Self { role, updated_at: now, ..self.clone() }
+        Self { role, ..self.next_version(now) }
     }
 
     /// This user, deactivated now.
     #[must_use]
     pub fn deactivated(&self, now: Timestamp) -> Self {
-        Self { status: UserStatus::Deactivated, deactivated_at: Some(now), updated_at: now, ..self.clone() }
+        Self { status: UserStatus::Deactivated, deactivated_at: Some(now), ..self.next_version(now) }
     }
 
     /// This user, reactivated: active again if they had ever been active, else invited again.
     #[must_use]
     pub fn reactivated(&self, now: Timestamp) -> Self {
         let status = if self.activated_at.is_some() { UserStatus::Active } else { UserStatus::Invited };
-        Self { status, deactivated_at: None, updated_at: now, ..self.clone() }
+        Self { status, deactivated_at: None, ..self.next_version(now) }
     }
 }

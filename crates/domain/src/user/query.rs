@@ -99,7 +99,8 @@ impl UserCursor {
             Some(("c", rest)) => {
                 let (micros, id) = rest.split_once('|').ok_or(CursorError)?;
                 let micros = micros.parse().map_err(|_| CursorError)?;
-                let at = DateTime::from_timestamp_micros(micros).ok_or(CursorError)?;
+                let at =
+                    DateTime::from_timestamp_micros(micros).filter(crate::paging::is_storable).ok_or(CursorError)?;
                 Self::CreatedAt(at, id.parse().map_err(|_| CursorError)?)
             }
             Some(("e", email)) => Self::Email(Email::parse(email).map_err(|_| CursorError)?),
@@ -145,7 +146,8 @@ mod tests {
     #[test]
     fn foreign_cursors_are_refused() {
         let sort = UserSort::default();
-        for bad in ["", "!!!", "Yw", "Y3w", &URL_SAFE_NO_PAD.encode("c|x|y")] {
+        let far = URL_SAFE_NO_PAD.encode(format!("c|-7000000000000000000|{}", UserId::new()));
+        for bad in ["", "!!!", "Yw", "Y3w", &URL_SAFE_NO_PAD.encode("c|x|y"), &far] {
             assert_eq!(UserCursor::decode(bad, sort), Err(CursorError), "{bad:?}");
         }
     }

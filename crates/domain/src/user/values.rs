@@ -210,13 +210,13 @@ impl ReferralCode {
 pub const SEARCH_MAX_CHARS: usize = 100;
 
 /// A case-insensitive "contains" search over a user's name and email: lowercased, trimmed,
-/// 1 to [`SEARCH_MAX_CHARS`] characters.
+/// 1 to [`SEARCH_MAX_CHARS`] characters, no control characters (no stored name or email has any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchText(String);
 
-/// The search text is empty or too long.
+/// The search text is empty, too long or has a control character.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("search text must be 1 to {SEARCH_MAX_CHARS} characters")]
+#[error("search text must be 1 to {SEARCH_MAX_CHARS} characters without control characters")]
 pub struct SearchTextError;
 
 impl SearchText {
@@ -226,7 +226,7 @@ impl SearchText {
     /// [`SearchTextError`] when empty after trimming or too long.
     pub fn parse(input: &str) -> Result<Self, SearchTextError> {
         let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > SEARCH_MAX_CHARS {
+        if trimmed.is_empty() || trimmed.chars().count() > SEARCH_MAX_CHARS || trimmed.chars().any(char::is_control) {
             return Err(SearchTextError);
         }
         Ok(Self(trimmed.to_lowercase()))
@@ -302,5 +302,6 @@ mod tests {
     fn search_text_is_lowercased() {
         assert_eq!(SearchText::parse(" MarTin ").unwrap().as_str(), "martin");
         assert!(SearchText::parse(" ").is_err());
+        assert!(SearchText::parse("a\0b").is_err());
     }
 }

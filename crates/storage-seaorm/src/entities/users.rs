@@ -19,6 +19,7 @@ pub struct Model {
     pub activated_at: Option<DateTimeUtc>,
     pub last_active_at: Option<DateTimeUtc>,
     pub deactivated_at: Option<DateTimeUtc>,
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,7 @@ pub(crate) fn to_row(user: &User) -> users::ActiveModel {
         activated_at: Set(user.activated_at),
         last_active_at: Set(user.last_active_at),
         deactivated_at: Set(user.deactivated_at),
+        version: Set(i64::try_from(user.version).unwrap_or(i64::MAX)),
     }
 }
 
@@ -50,5 +51,6 @@ pub(crate) fn from_row(row: users::Model) -> Result<User, StoreError> {
         activated_at: row.activated_at,
         last_active_at: row.last_active_at,
         deactivated_at: row.deactivated_at,
+        version: u64::try_from(row.version).map_err(|e| corrupt("user version", e))?,
     })
 }

@@ -1,6 +1,7 @@
 //! Governed changes: serialise with every other governed change of the tenant, then re-check the
 //! premises the domain decided on, inside the transaction that applies the change.
 
+use roster_domain::governance::Acting;
 use roster_domain::{Premises, Role, StoreError, TenantId, UserStatus};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -12,7 +13,7 @@ use crate::transaction::unexpected;
 
 /// Takes the tenant's governance lock for the rest of `txn`: an update of the tenant row, which
 /// PostgreSQL locks until commit and SQLite serialises with its write lock.
-async fn lock_tenant(txn: &DatabaseTransaction, tenant: TenantId) -> Result<(), StoreError> {
+pub(crate) async fn lock_tenant(txn: &DatabaseTransaction, tenant: TenantId) -> Result<(), StoreError> {
     let result = tenants::Entity::update_many()
         .col_expr(tenants::Column::Revision, Expr::col(tenants::Column::Revision).add(1))
         .filter(tenants::Column::Id.eq(tenant.as_uuid()))
@@ -22,15 +23,15 @@ async fn lock_tenant(txn: &DatabaseTransaction, tenant: TenantId) -> Result<(), 
     if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
-/// The stored role and status of a user of `tenant`.
-async fn role_and_status(
+/// The stored role, status and version of a user of `tenant`.
+async fn current(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     user: uuid::Uuid,
-) -> Result<Option<(String, String)>, StoreError> {
+) -> Result<Option<(String, String, i64)>, StoreError> {
     users::Entity::find()
         .select_only()
-        .columns([users::Column::Role, users::Column::Status])
+        .columns([users::Column::Role, users::Column::Status, users::Column::Version])
         .filter(users::Column::TenantId.eq(tenant.as_uuid()))
         .filter(users::Column::Id.eq(user))
         .into_tuple()
@@ -39,8 +40,21 @@ async fn role_and_status(
         .map_err(unexpected)
 }
 
-fn is(stored: &(String, String), role: Role, status: UserStatus) -> bool {
-    stored.0 == role.as_str() && stored.1 == status.as_str()
+/// Checks, with the tenant locked, that the acting user is still active with their role.
+pub(crate) async fn check_actor(txn: &DatabaseTransaction, tenant: TenantId, acting: Acting) -> Result<(), StoreError> {
+    let Some((actor, role)) = acting else { return Ok(()) };
+    let stored = current(txn, tenant, actor.as_uuid()).await?;
+    let unchanged = stored.is_some_and(|(r, s, _)| r == role.as_str() && s == UserStatus::Active.as_str());
+    if unchanged { Ok(()) } else { Err(StoreError::ActorChanged) }
+}
+
+/// Whether `user` of `tenant` is active (read inside `txn`, with the tenant locked).
+pub(crate) async fn is_active(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    user: uuid::Uuid,
+) -> Result<bool, StoreError> {
+    Ok(current(txn, tenant, user).await?.is_some_and(|(_, status, _)| status == UserStatus::Active.as_str()))
 }
 
 /// Locks the tenant and checks `premises` (see [`Premises`]).
@@ -50,16 +64,11 @@ pub(crate) async fn lock_and_check(
     premises: &Premises,
 ) -> Result<(), StoreError> {
     lock_tenant(txn, tenant).await?;
-    let target = role_and_status(txn, tenant, premises.target.as_uuid()).await?.ok_or(StoreError::NotFound)?;
-    if !is(&target, premises.role, premises.status) {
+    let (_, _, version) = current(txn, tenant, premises.target.as_uuid()).await?.ok_or(StoreError::NotFound)?;
+    if u64::try_from(version).ok() != Some(premises.version) {
         return Err(StoreError::Stale);
     }
-    if let Some((actor, role)) = premises.actor {
-        let acting = role_and_status(txn, tenant, actor.as_uuid()).await?;
-        if !acting.is_some_and(|stored| is(&stored, role, UserStatus::Active)) {
-            return Err(StoreError::Stale);
-        }
-    }
+    check_actor(txn, tenant, premises.actor).await?;
     if premises.keep_an_administrator {
         let others = users::Entity::find()
             .filter(users::Column::TenantId.eq(tenant.as_uuid()))

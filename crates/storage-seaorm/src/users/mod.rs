@@ -6,6 +6,7 @@ mod listing;
 
 use async_trait::async_trait;
 use roster_domain::audit::PERSONAL_FIELDS;
+use roster_domain::governance::Acting;
 use roster_domain::ports::UserRepository;
 use roster_domain::{
     AuditEvent, Email, Page, Premises, Role, StoreError, TenantId, User, UserCursor, UserId, UserQuery, UserStatus,
@@ -16,6 +17,7 @@ use sea_orm::{
 };
 
 pub(crate) use convert::{from_row, to_row};
+pub(crate) use governed::{is_active, lock_tenant};
 
 use crate::Store;
 use crate::audit::insert_event;
@@ -25,8 +27,12 @@ use crate::transaction::{begin_write, is_unique_violation, unexpected};
 
 #[async_trait]
 impl UserRepository for Store {
-    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), StoreError> {
+    async fn insert(&self, user: &User, acting: Acting, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        if acting.is_some() {
+            governed::lock_tenant(&txn, user.tenant).await?;
+            governed::check_actor(&txn, user.tenant, acting).await?;
+        }
         insert_user(&txn, user).await?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
@@ -71,7 +77,7 @@ impl UserRepository for Store {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
         governed::lock_and_check(&txn, updated.tenant, premises).await?;
         to_row(updated).update(&txn).await.map_err(unexpected)?;
-        if updated.status == UserStatus::Deactivated && premises.status != UserStatus::Deactivated {
+        if updated.status == UserStatus::Deactivated {
             revoke_tokens(&txn, updated.id).await?;
         }
         insert_event(&txn, audit).await?;

@@ -19,13 +19,15 @@ async fn audit_events_filter_by_actor_target_action_and_time_and_page_newest_fir
     }
     let admin = Actor::user(acme.tenant.id, acme.admin.id, acme.admin.email.clone(), Role::Administrator);
     let target = &created[3];
-    let renamed = target.with_profile(
-        roster_domain::user::ProfileChanges {
-            name: Some(Some(PersonName::parse("Three").unwrap())),
-            ..Default::default()
-        },
-        now(),
-    );
+    let renamed = target
+        .with_profile(
+            roster_domain::user::ProfileChanges {
+                name: Some(Some(PersonName::parse("Three").unwrap())),
+                ..Default::default()
+            },
+            now(),
+        )
+        .unwrap();
     let premises = Premises::of(&admin, target, Some((renamed.role, renamed.status)));
     let update = AuditEvent::user_changed(&admin, AuditAction::UserUpdated, target, &renamed, now());
     db.store.update(&renamed, &premises, &update).await.unwrap();
@@ -69,27 +71,31 @@ async fn a_purge_deletes_the_user_and_anonymises_the_audit_trail(db: TestDatabas
     let acme = tenant(&db.store, "acme").await;
     let admin = Actor::user(acme.tenant.id, acme.admin.id, acme.admin.email.clone(), Role::Administrator);
     let user = add(&db.store, &acme, "secret.person@example.com", Role::Collaborator).await;
-    let changed = user.with_profile(
-        roster_domain::user::ProfileChanges {
-            name: Some(Some(PersonName::parse("Secret Person").unwrap())),
-            phone: Some(Some(Phone::parse("+14155552671").unwrap())),
-            ..Default::default()
-        },
-        now(),
-    );
+    let changed = user
+        .with_profile(
+            roster_domain::user::ProfileChanges {
+                name: Some(Some(PersonName::parse("Secret Person").unwrap())),
+                phone: Some(Some(Phone::parse("+14155552671").unwrap())),
+                ..Default::default()
+            },
+            now(),
+        )
+        .unwrap();
     let premises = Premises::of(&admin, &user, Some((changed.role, changed.status)));
     let update = AuditEvent::user_changed(&admin, AuditAction::UserUpdated, &user, &changed, now());
     db.store.update(&changed, &premises, &update).await.unwrap();
     // An event *by* the user, to be anonymised too.
     let as_user = Actor::user(acme.tenant.id, changed.id, changed.email.clone(), Role::Collaborator);
     let other = add(&db.store, &acme, "other@example.com", Role::User).await;
-    let renamed = other.with_profile(
-        roster_domain::user::ProfileChanges {
-            name: Some(Some(PersonName::parse("Other").unwrap())),
-            ..Default::default()
-        },
-        now(),
-    );
+    let renamed = other
+        .with_profile(
+            roster_domain::user::ProfileChanges {
+                name: Some(Some(PersonName::parse("Other").unwrap())),
+                ..Default::default()
+            },
+            now(),
+        )
+        .unwrap();
     let by_user = AuditEvent::user_changed(&as_user, AuditAction::UserUpdated, &other, &renamed, now());
     db.store
         .update(&renamed, &Premises::of(&as_user, &other, Some((renamed.role, renamed.status))), &by_user)

@@ -26,7 +26,7 @@ pub fn user_of(created: &CreatedTenant, email: &str, role: Role, at: Timestamp) 
 /// Stores `user` as created by the system.
 pub async fn insert(store: &Store, user: &User) {
     let audit = AuditEvent::user_created(&Actor::system(user.tenant), user, user.created_at);
-    store.insert(user, &audit).await.expect("user inserted");
+    store.insert(user, None, &audit).await.expect("user inserted");
 }
 
 /// Stores a user of `tenant` with `email` and `role`, created now.

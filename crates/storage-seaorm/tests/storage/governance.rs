@@ -1,8 +1,16 @@
 //! The premises of governed changes are re-checked atomically, also under races.
 
+use std::sync::Arc;
+
 use futures::future::join_all;
+use roster_domain::governance;
+use roster_domain::ports::SystemClock;
 use roster_domain::ports::{AuditLog as _, UserRepository as _};
-use roster_domain::{Actor, AuditAction, AuditEvent, AuditQuery, Premises, Role, StoreError, User, UserStatus};
+use roster_domain::services::UserService;
+use roster_domain::user::ProfileChanges;
+use roster_domain::{
+    Actor, AuditAction, AuditEvent, AuditQuery, PersonName, Phone, Premises, Role, StoreError, User, UserStatus,
+};
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 
@@ -49,17 +57,51 @@ async fn two_administrators_deactivating_each_other_at_once_leave_one(db: TestDa
     }
 }
 
-async fn a_change_based_on_a_stale_target_writes_nothing(db: TestDatabase) {
+async fn a_change_based_on_a_stale_version_writes_nothing(db: TestDatabase) {
     let acme = tenant(&db.store, "acme").await;
     let user = add(&db.store, &acme, "u@example.com", Role::User).await;
     let system = Actor::system(acme.tenant.id);
-    let mut seen = user.clone();
-    seen.role = Role::Collaborator; // the decision was taken on a version that no longer exists
-    let result = deactivate(&db, &system, &seen).await;
+    // Another change lands between the read and the write.
+    let renamed = user
+        .with_profile(
+            ProfileChanges { name: Some(Some(PersonName::parse("New").unwrap())), ..Default::default() },
+            now(),
+        )
+        .unwrap();
+    let audit = AuditEvent::user_changed(&system, AuditAction::UserUpdated, &user, &renamed, now());
+    db.store
+        .update(&renamed, &Premises::of(&system, &user, Some((renamed.role, renamed.status))), &audit)
+        .await
+        .unwrap();
+    let result = deactivate(&db, &system, &user).await;
     assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
-    assert_eq!(db.store.get(acme.tenant.id, user.id).await.unwrap().unwrap().status, UserStatus::Active);
+    let stored = db.store.get(acme.tenant.id, user.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.name, stored.version), (UserStatus::Active, renamed.name, 1));
     let query = AuditQuery { action: Some(AuditAction::UserDeactivated), ..AuditQuery::default() };
     assert!(db.store.list_events(acme.tenant.id, &query).await.unwrap().items.is_empty());
+}
+
+async fn concurrent_edits_of_one_user_are_never_lost(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let service = UserService::new(Arc::new(db.store.clone()), Arc::new(SystemClock));
+    let admin = actor_of(&acme.admin);
+    for round in 0..10 {
+        let user = add(&db.store, &acme, &format!("u{round}@example.com"), Role::User).await;
+        let rename = ProfileChanges { name: Some(Some(PersonName::parse("Named").unwrap())), ..Default::default() };
+        let phone = ProfileChanges { phone: Some(Some(Phone::parse("+33612345678").unwrap())), ..Default::default() };
+        let (a, b, c) = futures::join!(
+            service.update_profile(&admin, user.id, rename),
+            service.update_profile(&admin, user.id, phone),
+            service.change_role(&admin, user.id, Role::Collaborator),
+        );
+        a.unwrap();
+        b.unwrap();
+        c.unwrap();
+        let stored = db.store.get(acme.tenant.id, user.id).await.unwrap().unwrap();
+        assert_eq!(stored.name.as_ref().map(PersonName::as_str), Some("Named"), "round {round}");
+        assert_eq!(stored.phone.as_ref().map(Phone::as_str), Some("+33612345678"), "round {round}");
+        assert_eq!((stored.role, stored.version), (Role::Collaborator, 3), "round {round}");
+    }
 }
 
 async fn an_actor_demoted_meanwhile_cannot_complete_a_change(db: TestDatabase) {
@@ -69,7 +111,12 @@ async fn an_actor_demoted_meanwhile_cannot_complete_a_change(db: TestDatabase) {
     // The actor authenticated as an administrator, but is a collaborator by now.
     let stale_actor = Actor::user(acme.tenant.id, collaborator.id, collaborator.email.clone(), Role::Administrator);
     let result = deactivate(&db, &stale_actor, &user).await;
-    assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
+    assert!(matches!(result, Err(StoreError::ActorChanged)), "{result:?}");
+    let new = crate::fixtures::user_of(&acme, "n@example.com", Role::Administrator, now());
+    let audit = AuditEvent::user_created(&stale_actor, &new, now());
+    let result = db.store.insert(&new, governance::acting(&stale_actor), &audit).await;
+    assert!(matches!(result, Err(StoreError::ActorChanged)), "{result:?}");
+    assert_eq!(db.store.get(acme.tenant.id, new.id).await.unwrap(), None);
 }
 
 async fn an_actor_deactivated_meanwhile_cannot_complete_a_change(db: TestDatabase) {
@@ -78,7 +125,7 @@ async fn an_actor_deactivated_meanwhile_cannot_complete_a_change(db: TestDatabas
     let user = add(&db.store, &acme, "u@example.com", Role::User).await;
     deactivate(&db, &Actor::system(acme.tenant.id), &collaborator).await.unwrap();
     let result = deactivate(&db, &actor_of(&collaborator), &user).await;
-    assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
+    assert!(matches!(result, Err(StoreError::ActorChanged)), "{result:?}");
 }
 
 async fn the_last_administrator_cannot_be_purged_even_by_the_system(db: TestDatabase) {
@@ -94,7 +141,8 @@ async fn the_last_administrator_cannot_be_purged_even_by_the_system(db: TestData
 on_both_databases!(
     concurrent_deactivations_of_every_administrator_leave_exactly_one,
     two_administrators_deactivating_each_other_at_once_leave_one,
-    a_change_based_on_a_stale_target_writes_nothing,
+    a_change_based_on_a_stale_version_writes_nothing,
+    concurrent_edits_of_one_user_are_never_lost,
     an_actor_demoted_meanwhile_cannot_complete_a_change,
     an_actor_deactivated_meanwhile_cannot_complete_a_change,
     the_last_administrator_cannot_be_purged_even_by_the_system,

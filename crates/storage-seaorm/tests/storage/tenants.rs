@@ -23,7 +23,7 @@ async fn a_taken_tenant_name_writes_nothing(db: TestDatabase) {
     let twin = Tenant { id: TenantId::new(), name: TenantName::parse("acme").unwrap(), created_at: now() };
     let mut admin = user_of(&acme, "twin@example.com", roster_domain::Role::Administrator, now());
     admin.tenant = twin.id;
-    let (token, _) = ApiToken::issue(twin.id, admin.id, "t", now());
+    let (token, _) = ApiToken::issue(twin.id, admin.id, roster_domain::TokenLabel::parse("t").unwrap(), now());
     let result = db.store.create(&twin, &admin, &token, &[]).await;
     assert!(matches!(result, Err(StoreError::TenantNameTaken)), "{result:?}");
     assert_eq!(db.store.get_tenant(twin.id).await.unwrap(), None);

@@ -18,7 +18,7 @@ async fn a_duplicate_email_in_other_letter_case_is_the_email_taken_error(db: Tes
     // by the domain's own constructor, so go through it.
     let twin = user_of(&acme, "DUP@Example.COM", Role::User, now());
     let audit = AuditEvent::user_created(&Actor::system(acme.tenant.id), &twin, now());
-    let result = db.store.insert(&twin, &audit).await;
+    let result = db.store.insert(&twin, None, &audit).await;
     assert!(matches!(result, Err(StoreError::EmailTaken)), "{result:?}");
 }
 
@@ -27,7 +27,7 @@ async fn a_refused_insert_leaves_no_audit_event(db: TestDatabase) {
     add(&db.store, &acme, "dup@example.com", Role::User).await;
     let twin = user_of(&acme, "dup@example.com", Role::User, now());
     let audit = AuditEvent::user_created(&Actor::system(acme.tenant.id), &twin, now());
-    assert!(db.store.insert(&twin, &audit).await.is_err());
+    assert!(db.store.insert(&twin, None, &audit).await.is_err());
     let query = AuditQuery { target: Some(twin.id.into()), ..AuditQuery::default() };
     assert!(db.store.list_events(acme.tenant.id, &query).await.unwrap().items.is_empty());
 }

@@ -12,6 +12,9 @@ pub enum CreateUserError {
     /// The tenant already has a user with this email.
     #[error("a user with email {0} already exists")]
     EmailTaken(Email),
+    /// The acting user changed meanwhile; nothing was written.
+    #[error("your own account changed while this request ran; retry")]
+    Conflict,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
@@ -146,7 +149,7 @@ macro_rules! from_store_and_refusal {
             fn from(error: StoreError) -> Self {
                 match error {
                     StoreError::NotFound => Self::NotFound,
-                    StoreError::Stale => Self::Conflict,
+                    StoreError::Stale | StoreError::ActorChanged => Self::Conflict,
                     StoreError::LastAdministrator => $last,
                     other => Self::Unexpected(other.into_unexpected()),
                 }

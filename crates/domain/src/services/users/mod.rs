@@ -20,6 +20,9 @@ use crate::{
     UserStatus,
 };
 
+/// How many times a change is decided again when another change of the same user came first.
+const ATTEMPTS: usize = 3;
+
 /// Manages the users of the actor's tenant.
 #[derive(Clone)]
 pub struct UserService {
@@ -48,9 +51,10 @@ impl UserService {
         let now = self.clock.now();
         let user = User::create(actor.tenant, new, UserSource::Created, now);
         let audit = AuditEvent::user_created(actor, &user, now);
-        match self.users.insert(&user, &audit).await {
+        match self.users.insert(&user, governance::acting(actor), &audit).await {
             Ok(()) => Ok(user),
             Err(StoreError::EmailTaken) => Err(CreateUserError::EmailTaken(user.email)),
+            Err(StoreError::ActorChanged) => Err(CreateUserError::Conflict),
             Err(other) => Err(CreateUserError::Unexpected(other.into_unexpected())),
         }
     }
@@ -73,6 +77,10 @@ impl UserService {
         Ok(self.users.list(actor.tenant, query).await?)
     }
 
+    // The changes below are decided on the user as read, and stored only if the user is still at
+    // that version. When another change came first, the use case reads the user again and decides
+    // again (the rules may now answer differently), up to `ATTEMPTS` times.
+
     /// Edits the profile (name, phone, referral code) of the user `id`. The email never changes.
     ///
     /// # Errors
@@ -83,14 +91,18 @@ impl UserService {
         id: UserId,
         changes: ProfileChanges,
     ) -> Result<User, UpdateProfileError> {
-        let before = self.load(actor, id).await?.ok_or(UpdateProfileError::NotFound)?;
-        governance::check_profile_update(actor, &before)?;
-        let after = before.with_profile(changes, self.clock.now());
-        if same_state(&before, &after) {
-            return Ok(before);
+        for _ in 0..ATTEMPTS {
+            let before = self.load(actor, id).await?.ok_or(UpdateProfileError::NotFound)?;
+            governance::check_profile_update(actor, &before)?;
+            let Some(after) = before.with_profile(changes.clone(), self.clock.now()) else {
+                return Ok(before);
+            };
+            match self.apply(actor, AuditAction::UserUpdated, &before, &after).await {
+                Err(StoreError::Stale) => continue,
+                result => return result.map(|()| after).map_err(Into::into),
+            }
         }
-        self.apply(actor, AuditAction::UserUpdated, &before, &after).await?;
-        Ok(after)
+        Err(UpdateProfileError::Conflict)
     }
 
     /// Gives the user `id` the role `role`.
@@ -98,32 +110,42 @@ impl UserService {
     /// # Errors
     /// See [`ChangeRoleError`].
     pub async fn change_role(&self, actor: &Actor, id: UserId, role: Role) -> Result<User, ChangeRoleError> {
-        let before = self.load(actor, id).await?.ok_or(ChangeRoleError::NotFound)?;
-        let administrators = self.active_administrators(&before).await?;
-        governance::check_role_change(actor, &before, role, administrators)?;
-        if before.role == role {
-            return Ok(before);
+        for _ in 0..ATTEMPTS {
+            let before = self.load(actor, id).await?.ok_or(ChangeRoleError::NotFound)?;
+            let administrators = self.active_administrators(&before).await?;
+            governance::check_role_change(actor, &before, role, administrators)?;
+            if before.role == role {
+                return Ok(before);
+            }
+            let after = before.with_role(role, self.clock.now());
+            match self.apply(actor, AuditAction::UserRoleChanged, &before, &after).await {
+                Err(StoreError::Stale) => continue,
+                result => return result.map(|()| after).map_err(Into::into),
+            }
         }
-        let after = before.with_role(role, self.clock.now());
-        self.apply(actor, AuditAction::UserRoleChanged, &before, &after).await?;
-        Ok(after)
+        Err(ChangeRoleError::Conflict)
     }
 
-    /// Deactivates (soft-deletes) the user `id`: they can no longer sign in and their tokens stop
-    /// working at once. Deactivating a deactivated user changes nothing.
+    /// Deactivates (soft-deletes) the user `id`: they can no longer sign in and their tokens are
+    /// revoked at once. Deactivating a deactivated user changes nothing.
     ///
     /// # Errors
     /// See [`DeactivateUserError`].
     pub async fn deactivate(&self, actor: &Actor, id: UserId) -> Result<User, DeactivateUserError> {
-        let before = self.load(actor, id).await?.ok_or(DeactivateUserError::NotFound)?;
-        let administrators = self.active_administrators(&before).await?;
-        governance::check_deactivation(actor, &before, administrators)?;
-        if before.status == UserStatus::Deactivated {
-            return Ok(before);
+        for _ in 0..ATTEMPTS {
+            let before = self.load(actor, id).await?.ok_or(DeactivateUserError::NotFound)?;
+            let administrators = self.active_administrators(&before).await?;
+            governance::check_deactivation(actor, &before, administrators)?;
+            if before.status == UserStatus::Deactivated {
+                return Ok(before);
+            }
+            let after = before.deactivated(self.clock.now());
+            match self.apply(actor, AuditAction::UserDeactivated, &before, &after).await {
+                Err(StoreError::Stale) => continue,
+                result => return result.map(|()| after).map_err(Into::into),
+            }
         }
-        let after = before.deactivated(self.clock.now());
-        self.apply(actor, AuditAction::UserDeactivated, &before, &after).await?;
-        Ok(after)
+        Err(DeactivateUserError::Conflict)
     }
 
     /// Reactivates the user `id`. Reactivating a user who is not deactivated changes nothing.
@@ -131,14 +153,19 @@ impl UserService {
     /// # Errors
     /// See [`ReactivateUserError`].
     pub async fn reactivate(&self, actor: &Actor, id: UserId) -> Result<User, ReactivateUserError> {
-        let before = self.load(actor, id).await?.ok_or(ReactivateUserError::NotFound)?;
-        governance::check_reactivation(actor, &before)?;
-        if before.status != UserStatus::Deactivated {
-            return Ok(before);
+        for _ in 0..ATTEMPTS {
+            let before = self.load(actor, id).await?.ok_or(ReactivateUserError::NotFound)?;
+            governance::check_reactivation(actor, &before)?;
+            if before.status != UserStatus::Deactivated {
+                return Ok(before);
+            }
+            let after = before.reactivated(self.clock.now());
+            match self.apply(actor, AuditAction::UserReactivated, &before, &after).await {
+                Err(StoreError::Stale) => continue,
+                result => return result.map(|()| after).map_err(Into::into),
+            }
         }
-        let after = before.reactivated(self.clock.now());
-        self.apply(actor, AuditAction::UserReactivated, &before, &after).await?;
-        Ok(after)
+        Err(ReactivateUserError::Conflict)
     }
 
     /// Deletes the user `id` for good, if `confirmation` is their email (in any letter case).
@@ -147,16 +174,21 @@ impl UserService {
     /// # Errors
     /// See [`PurgeUserError`].
     pub async fn purge(&self, actor: &Actor, id: UserId, confirmation: &str) -> Result<(), PurgeUserError> {
-        let target = self.load(actor, id).await?.ok_or(PurgeUserError::NotFound)?;
-        let administrators = self.active_administrators(&target).await?;
-        governance::check_purge(actor, &target, administrators)?;
-        if Email::parse(confirmation).ok().as_ref() != Some(&target.email) {
-            return Err(PurgeUserError::ConfirmationMismatch);
+        for _ in 0..ATTEMPTS {
+            let target = self.load(actor, id).await?.ok_or(PurgeUserError::NotFound)?;
+            let administrators = self.active_administrators(&target).await?;
+            governance::check_purge(actor, &target, administrators)?;
+            if Email::parse(confirmation).ok().as_ref() != Some(&target.email) {
+                return Err(PurgeUserError::ConfirmationMismatch);
+            }
+            let premises = Premises::of(actor, &target, None);
+            let audit = AuditEvent::user_purged(actor, &target, self.clock.now());
+            match self.users.purge(actor.tenant, &premises, &audit).await {
+                Err(StoreError::Stale) => continue,
+                result => return result.map_err(Into::into),
+            }
         }
-        let premises = Premises::of(actor, &target, None);
-        let audit = AuditEvent::user_purged(actor, &target, self.clock.now());
-        self.users.purge(actor.tenant, &premises, &audit).await?;
-        Ok(())
+        Err(PurgeUserError::Conflict)
     }
 
     async fn load(&self, actor: &Actor, id: UserId) -> Result<Option<User>, StoreError> {
@@ -179,9 +211,4 @@ impl UserService {
         let audit = AuditEvent::user_changed(actor, action, before, after, after.updated_at);
         self.users.update(after, &premises, &audit).await
     }
-}
-
-/// Whether two versions of a user differ in nothing but their update time.
-fn same_state(a: &User, b: &User) -> bool {
-    User { updated_at: b.updated_at, ..a.clone() } == *b
 }

@@ -239,7 +239,7 @@ async fn an_administrator_demoting_another_asks_storage_to_keep_an_administrator
         .withf(move |updated, premises, audit| {
             updated.role == Role::Collaborator
                 && premises.target == target_id
-                && premises.role == Role::Administrator
+                && premises.version == 0
                 && premises.keep_an_administrator
                 && premises.actor == Some((admin_id, Role::Administrator))
                 && audit.action == AuditAction::UserRoleChanged
@@ -253,13 +253,87 @@ async fn an_administrator_demoting_another_asks_storage_to_keep_an_administrator
 }
 
 #[tokio::test]
-async fn a_change_that_raced_another_is_reported_as_a_conflict() {
+async fn a_change_that_keeps_losing_races_is_reported_as_a_conflict_after_three_attempts() {
     let admin = user("a@example.com", Role::Administrator);
     let member = user("u@example.com", Role::User);
     let mut repository = repository_with(&[&admin, &member]);
-    repository.expect_update().returning(|_, _, _| Err(StoreError::Stale));
+    repository.expect_update().times(3).returning(|_, _, _| Err(StoreError::Stale));
     let result = service(repository).deactivate(&actor_of(&admin), member.id).await;
     assert!(matches!(result, Err(DeactivateUserError::Conflict)));
+}
+
+#[tokio::test]
+async fn a_change_that_lost_a_race_is_decided_again_on_the_current_user() {
+    let admin = user("a@example.com", Role::Administrator);
+    let member = user("u@example.com", Role::User);
+    let renamed =
+        ProfileChanges { name: Some(Some(PersonName::parse("Renamed").unwrap())), ..ProfileChanges::default() };
+    let current = member.with_profile(renamed, Utc::now()).expect("a change");
+    let (first, second) = (member.clone(), current.clone());
+    let mut repository = MockUserRepository::new();
+    let mut reads = mockall::Sequence::new();
+    repository.expect_get().times(1).in_sequence(&mut reads).returning(move |_, _| Ok(Some(first.clone())));
+    repository.expect_get().times(1).in_sequence(&mut reads).returning(move |_, _| Ok(Some(second.clone())));
+    let mut writes = mockall::Sequence::new();
+    repository.expect_update().times(1).in_sequence(&mut writes).returning(|_, _, _| Err(StoreError::Stale));
+    repository
+        .expect_update()
+        .times(1)
+        .in_sequence(&mut writes)
+        .withf(|updated, premises, _| premises.version == 1 && updated.version == 2 && updated.name.is_some())
+        .returning(|_, _, _| Ok(()));
+    let updated = service(repository).deactivate(&actor_of(&admin), member.id).await.unwrap();
+    assert_eq!(updated.status, UserStatus::Deactivated);
+    assert_eq!(updated.name, current.name, "the concurrent rename is kept");
+}
+
+#[tokio::test]
+async fn a_change_decided_again_follows_the_rules_for_the_current_user() {
+    let collaborator = user("c@example.com", Role::Collaborator);
+    let member = user("u@example.com", Role::User);
+    let promoted = member.with_role(Role::Administrator, Utc::now());
+    let (first, second) = (member.clone(), promoted.clone());
+    let mut repository = MockUserRepository::new();
+    let mut reads = mockall::Sequence::new();
+    repository.expect_get().times(1).in_sequence(&mut reads).returning(move |_, _| Ok(Some(first.clone())));
+    repository.expect_get().times(1).in_sequence(&mut reads).returning(move |_, _| Ok(Some(second.clone())));
+    repository.expect_count_active_administrators().returning(|_| Ok(2));
+    repository.expect_update().times(1).returning(|_, _, _| Err(StoreError::Stale));
+    let result = service(repository).deactivate(&actor_of(&collaborator), member.id).await;
+    assert!(matches!(result, Err(DeactivateUserError::Forbidden(Violation::AdministratorTarget))), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_change_by_an_actor_who_changed_meanwhile_is_a_conflict_without_retry() {
+    let admin = user("a@example.com", Role::Administrator);
+    let member = user("u@example.com", Role::User);
+    let mut repository = repository_with(&[&admin, &member]);
+    repository.expect_update().times(1).returning(|_, _, _| Err(StoreError::ActorChanged));
+    let result = service(repository).change_role(&actor_of(&admin), member.id, Role::Collaborator).await;
+    assert!(matches!(result, Err(ChangeRoleError::Conflict)));
+}
+
+#[tokio::test]
+async fn a_user_created_by_a_user_carries_the_actor_for_storage_to_recheck() {
+    let admin = user("a@example.com", Role::Administrator);
+    let admin_id = admin.id;
+    let mut repository = MockUserRepository::new();
+    repository
+        .expect_insert()
+        .withf(move |user, acting, audit| {
+            *acting == Some((admin_id, Role::Administrator)) && audit.target.id == uuid::Uuid::from(user.id)
+        })
+        .times(1)
+        .returning(|_, _, _| Err(StoreError::ActorChanged));
+    let new = NewUser {
+        email: Email::parse("n@example.com").unwrap(),
+        name: None,
+        phone: None,
+        role: Role::Administrator,
+        referral_code: None,
+    };
+    let result = service(repository).create(&actor_of(&admin), new).await;
+    assert!(matches!(result, Err(CreateUserError::Conflict)));
 }
 
 #[tokio::test]
@@ -359,7 +433,7 @@ async fn a_purge_confirmed_in_other_letter_case_proceeds() {
 async fn a_duplicate_email_is_reported_as_taken() {
     let admin = user("a@example.com", Role::Administrator);
     let mut repository = MockUserRepository::new();
-    repository.expect_insert().returning(|_, _| Err(StoreError::EmailTaken));
+    repository.expect_insert().returning(|_, _, _| Err(StoreError::EmailTaken));
     let new = NewUser {
         email: Email::parse("Dup@example.com").unwrap(),
         name: None,
