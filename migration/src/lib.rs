@@ -8,6 +8,7 @@ mod m20261122_000002_create_users;
 mod m20261122_000003_create_api_tokens;
 mod m20261122_000004_create_audit_events;
 mod m20261122_000005_add_user_version;
+mod m20261122_000006_list_at_scale;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_api_tokens::Migration),
             Box::new(m20261122_000004_create_audit_events::Migration),
             Box::new(m20261122_000005_add_user_version::Migration),
+            Box::new(m20261122_000006_list_at_scale::Migration),
         ]
     }
 }

@@ -29,7 +29,7 @@ pub use audit::{AuditAction, AuditActor, AuditEvent, AuditQuery, AuditTarget, Ta
 pub use error::{StoreError, UnexpectedError};
 pub use governance::{Premises, Violation};
 pub use ids::{AuditEventId, TenantId, TokenId, UserId};
-pub use paging::{Page, PageLimit};
+pub use paging::{Page, PageLimit, Total};
 pub use role::{Capability, Role};
 pub use tenant::{Tenant, TenantName};
 pub use token::{ApiToken, TokenHash, TokenLabel, TokenSecret};

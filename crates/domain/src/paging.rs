@@ -58,5 +58,15 @@ pub struct Page<T, C> {
     /// Where the next page starts; `None` on the last page.
     pub next: Option<C>,
     /// How many items match the filters in all pages, when the query reports it.
-    pub total: Option<u64>,
+    pub total: Option<Total>,
+}
+
+/// How many items match a query in all its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    /// The count.
+    pub count: u64,
+    /// `false` when counting stopped at `count` (more items match): exact counts that would
+    /// read too many rows are capped; see the adapter's documentation for when.
+    pub exact: bool,
 }

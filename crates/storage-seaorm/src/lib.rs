@@ -18,18 +18,26 @@ pub mod testing;
 
 pub use connect::{PoolSettings, connect, migrate};
 pub use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+pub use users::listing::ListLimits;
 
 /// The SeaORM implementation of every repository port. Cheap to clone (a pool handle).
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    limits: ListLimits,
 }
 
 impl Store {
     /// A store over an open connection pool (see [`connect`]); the schema must be migrated.
     #[must_use]
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, limits: ListLimits::default() }
+    }
+
+    /// This store with other list thresholds (tests use small ones to reach every strategy).
+    #[must_use]
+    pub fn with_list_limits(self, limits: ListLimits) -> Self {
+        Self { limits, ..self }
     }
 
     /// Opens the database at `url` and applies pending migrations.

@@ -2,8 +2,8 @@
 
 use roster_domain::{StoreError, UnexpectedError};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait as _,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait as _, Value,
 };
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once
@@ -15,6 +15,26 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// A raw statement written with `?` placeholders, numbered `$1, $2, ...` for PostgreSQL.
+pub(crate) fn raw(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    let sql = if backend == DbBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Whether `error` is a unique-constraint violation, on any backend.

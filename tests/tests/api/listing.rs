@@ -13,6 +13,7 @@ use crate::helpers::{TestApp, spawn_app};
 async fn emails(app: &TestApp, query: &str) -> (Vec<String>, u64) {
     let page = app.get(&format!("/v1/users?sort=email&order=asc&{query}"), &app.admin_token).await;
     let body = page.expect(200);
+    assert_eq!(body["total_exact"], true, "{query}");
     let emails = body["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_owned()).collect();
     (emails, body["total"].as_u64().unwrap())
 }

@@ -258,6 +258,9 @@ pub struct UserPage {
     pub items: Vec<UserBody>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
-    /// How many users match the filters, in all pages.
+    /// How many users match the filters, in all pages (a lower bound when `total_exact` is false).
     pub total: u64,
+    /// Whether `total` is exact. Totals of lists filtered only by role and status are always
+    /// exact; other filtered totals count up to 100,000 matching users and stop there.
+    pub total_exact: bool,
 }

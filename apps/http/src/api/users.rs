@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, OpenApi};
 use roster_domain::services::UserService;
 use roster_domain::user::SortDirection;
-use roster_domain::{PageLimit, SearchText, UserCursor, UserFilter, UserQuery, UserSort, UserSortField};
+use roster_domain::{PageLimit, SearchText, Total, UserCursor, UserFilter, UserQuery, UserSort, UserSortField};
 use uuid::Uuid;
 
 use super::ApiTags;
@@ -359,11 +359,15 @@ impl UsersApi {
             Err(problem) => return problem.into(),
         };
         match self.users.list(&auth.0, &query).await {
-            Ok(page) => ListUsersResponse::Ok(Json(UserPage {
-                next_cursor: page.next.map(|cursor| cursor.encode()),
-                total: page.total.unwrap_or_default(),
-                items: page.items.into_iter().map(Into::into).collect(),
-            })),
+            Ok(page) => {
+                let total = page.total.unwrap_or(Total { count: page.items.len() as u64, exact: false });
+                ListUsersResponse::Ok(Json(UserPage {
+                    next_cursor: page.next.map(|cursor| cursor.encode()),
+                    total: total.count,
+                    total_exact: total.exact,
+                    items: page.items.into_iter().map(Into::into).collect(),
+                }))
+            }
             Err(error) => Problem::from(error).into(),
         }
     }

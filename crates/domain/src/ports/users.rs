@@ -31,8 +31,8 @@ pub trait UserRepository: Send + Sync {
     /// [`StoreError::Unexpected`] only.
     async fn find_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>, StoreError>;
 
-    /// One page of the users of `tenant` matching `query`, in its order, with the total count of
-    /// matching users.
+    /// One page of the users of `tenant` matching `query`, in its order, with the number of
+    /// matching users (exact, or a lower bound when counting them all would be too costly).
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.

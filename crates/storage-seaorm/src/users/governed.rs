@@ -57,14 +57,14 @@ pub(crate) async fn is_active(
     Ok(current(txn, tenant, user).await?.is_some_and(|(_, status, _)| status == UserStatus::Active.as_str()))
 }
 
-/// Locks the tenant and checks `premises` (see [`Premises`]).
+/// Locks the tenant and checks `premises` (see [`Premises`]); returns the target's stored role and status.
 pub(crate) async fn lock_and_check(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     premises: &Premises,
-) -> Result<(), StoreError> {
+) -> Result<(String, String), StoreError> {
     lock_tenant(txn, tenant).await?;
-    let (_, _, version) = current(txn, tenant, premises.target.as_uuid()).await?.ok_or(StoreError::NotFound)?;
+    let (role, status, version) = current(txn, tenant, premises.target.as_uuid()).await?.ok_or(StoreError::NotFound)?;
     if u64::try_from(version).ok() != Some(premises.version) {
         return Err(StoreError::Stale);
     }
@@ -82,5 +82,5 @@ pub(crate) async fn lock_and_check(
             return Err(StoreError::LastAdministrator);
         }
     }
-    Ok(())
+    Ok((role, status))
 }

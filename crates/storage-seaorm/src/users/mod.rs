@@ -1,8 +1,9 @@
 //! [`UserRepository`] on SeaORM.
 
 mod convert;
+mod counts;
 mod governed;
-mod listing;
+pub(crate) mod listing;
 
 use async_trait::async_trait;
 use roster_domain::audit::PERSONAL_FIELDS;
@@ -13,7 +14,7 @@ use roster_domain::{
 };
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, DbBackend, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, Statement,
+    PaginatorTrait as _, QueryFilter as _,
 };
 
 pub(crate) use convert::{from_row, to_row};
@@ -23,7 +24,7 @@ use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::users;
 use crate::tokens::revoke_tokens;
-use crate::transaction::{begin_write, is_unique_violation, unexpected};
+use crate::transaction::{begin_write, is_unique_violation, raw, unexpected};
 
 #[async_trait]
 impl UserRepository for Store {
@@ -60,7 +61,7 @@ impl UserRepository for Store {
     }
 
     async fn list(&self, tenant: TenantId, query: &UserQuery) -> Result<Page<User, UserCursor>, StoreError> {
-        listing::list(&self.db, tenant, query).await
+        listing::list(&self.db, self.limits, tenant, query).await
     }
 
     async fn count_active_administrators(&self, tenant: TenantId) -> Result<u64, StoreError> {
@@ -75,8 +76,9 @@ impl UserRepository for Store {
 
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
-        governed::lock_and_check(&txn, updated.tenant, premises).await?;
+        let (role, status) = governed::lock_and_check(&txn, updated.tenant, premises).await?;
         to_row(updated).update(&txn).await.map_err(unexpected)?;
+        counts::moved(&txn, updated.tenant, (&role, &status), (updated.role.as_str(), updated.status.as_str())).await?;
         if updated.status == UserStatus::Deactivated {
             revoke_tokens(&txn, updated.id).await?;
         }
@@ -86,7 +88,8 @@ impl UserRepository for Store {
 
     async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
-        governed::lock_and_check(&txn, tenant, premises).await?;
+        let (role, status) = governed::lock_and_check(&txn, tenant, premises).await?;
+        counts::adjust(&txn, tenant, &role, &status, -1).await?;
         anonymise_audit_trail(&txn, tenant, premises.target).await?;
         users::Entity::delete_by_id(premises.target.as_uuid()).exec(&txn).await.map_err(unexpected)?;
         insert_event(&txn, audit).await?;
@@ -100,7 +103,7 @@ pub(crate) async fn insert_user(txn: &DatabaseTransaction, user: &User) -> Resul
         .exec_without_returning(txn)
         .await
         .map_err(|error| if is_unique_violation(&error) { StoreError::EmailTaken } else { unexpected(error) })?;
-    Ok(())
+    counts::adjust(txn, user.tenant, user.role.as_str(), user.status.as_str(), 1).await
 }
 
 /// Removes a purged user's personal data from the audit trail: labels naming them, and the
@@ -117,18 +120,14 @@ async fn anonymise_audit_trail(txn: &DatabaseTransaction, tenant: TenantId, user
             format!("{column} = json_remove({column}, {paths})")
         }
     };
-    let (p1, p2) = match backend {
-        DbBackend::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
-    };
     let about = format!(
-        "UPDATE audit_events SET target_label = NULL, {}, {} WHERE tenant_id = {p1} AND target_id = {p2}",
+        "UPDATE audit_events SET target_label = NULL, {}, {} WHERE tenant_id = ? AND target_id = ?",
         strip("before"),
         strip("after")
     );
-    let by = format!("UPDATE audit_events SET actor_label = NULL WHERE tenant_id = {p1} AND actor_id = {p2}");
-    for sql in [about, by] {
-        let statement = Statement::from_sql_and_values(backend, sql, [tenant.as_uuid().into(), user.as_uuid().into()]);
+    let by = "UPDATE audit_events SET actor_label = NULL WHERE tenant_id = ? AND actor_id = ?";
+    for sql in [about.as_str(), by] {
+        let statement = raw(backend, sql, [tenant.as_uuid().into(), user.as_uuid().into()]);
         txn.execute_raw(statement).await.map_err(unexpected)?;
     }
     Ok(())

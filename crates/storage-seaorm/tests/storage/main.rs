@@ -6,6 +6,7 @@ mod fixtures;
 mod governance;
 mod listing;
 mod migrations;
+mod search;
 mod tenants;
 mod tokens;
 mod users;

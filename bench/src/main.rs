@@ -1,0 +1,100 @@
+//! `roster-bench`: benchmarks of the real Roster application, started in-process on a fresh
+//! SQLite or PostgreSQL database seeded with synthetic data.
+//!
+//! ```text
+//! cargo run --release -p roster-bench -- users-list --database sqlite
+//! cargo run --release -p roster-bench -- users-list --database postgres --users 1000000 --requests 200
+//! ```
+//!
+//! Results go to `bench/results/` (a markdown table per database).
+
+mod database;
+mod query_string;
+mod stats;
+mod users_list;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Any error, reported and exiting with status 1.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Benchmarks of the Roster HTTP API on large databases.
+#[derive(Debug, Parser)]
+#[command(name = "roster-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// `GET /v1/users` (filters, sorts, keyset pages and the total) on one tenant with many users.
+    UsersList(UsersListArgs),
+}
+
+/// The database engine a benchmark runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DatabaseKind {
+    /// A fresh SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh `roster_bench_<random>` database, dropped at the end.
+    Postgres,
+}
+
+impl DatabaseKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Options of `users-list`.
+#[derive(Debug, clap::Args)]
+struct UsersListArgs {
+    /// Which database to run on.
+    #[arg(long, value_enum)]
+    database: DatabaseKind,
+
+    /// How many users to seed into the tenant.
+    #[arg(long, default_value_t = 1_000_000)]
+    users: u64,
+
+    /// Measured requests per case (fewer when a case exceeds its time budget).
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+
+    /// Unmeasured requests per case before measuring.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+
+    /// Seconds a case may take; slow cases stop early (after at least 5 measured requests).
+    #[arg(long, default_value_t = 30.0)]
+    case_budget_secs: f64,
+
+    /// Administration URL of the PostgreSQL server; the benchmark database is created next to it.
+    #[arg(long, env = "ROSTER_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+
+    /// Where the result table and the query plans are written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::UsersList(args) => users_list::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("roster-bench: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
