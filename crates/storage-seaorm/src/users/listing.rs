@@ -3,10 +3,14 @@
 //!
 //! - A page walks the index of its order (`created_at, id` or `email`, possibly prefixed by role
 //!   or status) from the cursor, so every page costs the same however deep.
-//! - The `q` (contains) filter first asks the trigram index (pg_trgm; FTS5 on SQLite) for up to
-//!   [`ListLimits::search_candidates`] matching users. When there are no more, the page and its
-//!   exact total come from those users alone; when there are more, matches are dense enough for
-//!   the ordered index walk to find a page quickly.
+//! - The `q` (contains) filter first asks the trigram index (pg_trgm; FTS5 on SQLite), or for one
+//!   or two characters the `(tenant_id, search_text, id)` index, for up to
+//!   [`ListLimits::candidates`] matching users. When there are no more, the page and its exact
+//!   total come from those users alone; when there are more, matches are dense enough for the
+//!   ordered index walk to find a page quickly.
+//! - Likewise, any other filter matching at most [`ListLimits::candidates`] users (known from the
+//!   total, computed first) pages over their ids: no planner estimate can then turn a rare value
+//!   into a walk of the whole tenant.
 //! - Totals: unfiltered or filtered by role and status only, they come from `user_counts`
 //!   (exact, one indexed read). Otherwise users are counted up to [`ListLimits::count_cap`];
 //!   beyond, the total is reported as a lower bound (`exact: false`).
@@ -29,9 +33,10 @@ use crate::transaction::{raw, unexpected};
 /// The thresholds of the list's strategies (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListLimits {
-    /// Up to how many users matching `q` are fetched through the trigram index before deciding
-    /// that matches are dense. 5,000 by default.
-    pub search_candidates: u64,
+    /// Up to how many matching users a page is picked from by id, after fetching them through
+    /// an index (the trigram index for `q`, else the filter's): beyond, matches are dense enough
+    /// for the order's index walk to find a page quickly. 5,000 by default.
+    pub candidates: u64,
     /// Up to how many users a filtered total counts before reporting a lower bound. 100,000 by
     /// default.
     pub count_cap: u64,
@@ -39,11 +44,11 @@ pub struct ListLimits {
 
 impl Default for ListLimits {
     fn default() -> Self {
-        Self { search_candidates: 5_000, count_cap: 100_000 }
+        Self { candidates: 5_000, count_cap: 100_000 }
     }
 }
 
-/// The shortest search the trigram index serves; shorter ones scan.
+/// The shortest search the trigram index serves; shorter ones read `ix_users_tenant_search`.
 const TRIGRAM: usize = 3;
 
 /// `LIKE` pattern for "contains `text`", with the wildcards in `text` escaped by `\`.
@@ -92,15 +97,16 @@ fn after(select: Select<Entity>, cursor: &UserCursor, direction: SortDirection) 
     }
 }
 
-/// Up to `limit` ids of users of `tenant` whose search text contains `text` (3 characters or
-/// more), found through the trigram index.
+/// Up to `limit` ids of users of `tenant` whose search text contains `text`: through the
+/// trigram index for 3 characters or more, else by reading `ix_users_tenant_search` alone.
 async fn search_candidates(
     db: &DatabaseConnection,
     tenant: TenantId,
     text: &SearchText,
     limit: u64,
 ) -> Result<Vec<uuid::Uuid>, StoreError> {
-    if db.get_database_backend() == DbBackend::Postgres {
+    let trigrams = text.as_str().chars().count() >= TRIGRAM;
+    if db.get_database_backend() == DbBackend::Postgres || !trigrams {
         return Entity::find()
             .select_only()
             .column(Column::Id)
@@ -149,17 +155,15 @@ pub(crate) async fn list(
 ) -> Result<Page<User, UserCursor>, StoreError> {
     let filter = &query.filter;
     let mut matching = filtered(tenant, filter);
+    let mut by_id = false;
     if let Some(text) = &filter.q {
-        let candidates = if text.as_str().chars().count() >= TRIGRAM {
-            Some(search_candidates(db, tenant, text, limits.search_candidates + 1).await?)
+        let candidates = search_candidates(db, tenant, text, limits.candidates + 1).await?;
+        if candidates.len() as u64 <= limits.candidates {
+            matching = matching.filter(Column::Id.is_in(candidates));
+            by_id = true;
         } else {
-            None
-        };
-        matching = match candidates {
-            // Few matches: the page and the count read those users only, by id.
-            Some(ids) if ids.len() as u64 <= limits.search_candidates => matching.filter(Column::Id.is_in(ids)),
-            _ => matching.filter(contains(text)),
-        };
+            matching = matching.filter(contains(text));
+        }
     }
 
     let only_role_and_status = filter.q.is_none()
@@ -171,6 +175,22 @@ pub(crate) async fn list(
     } else {
         capped_count(db, matching.clone(), limits.count_cap).await?
     };
+
+    let filtered_at_all = filter != &UserFilter::default();
+    if filtered_at_all && !by_id && total.exact && total.count <= limits.candidates {
+        // Few matches: fetch them through the filter's index and page over them by id, so that
+        // no plan walks the order's index looking for rare rows (a rare role sorted by email).
+        let ids: Vec<uuid::Uuid> = matching
+            .clone()
+            .select_only()
+            .column(Column::Id)
+            .limit(limits.candidates)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(unexpected)?;
+        matching = matching.filter(Column::Id.is_in(ids));
+    }
 
     let order = match query.sort.direction {
         SortDirection::Asc => Order::Asc,

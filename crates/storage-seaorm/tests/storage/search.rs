@@ -47,7 +47,7 @@ async fn every_search_strategy_finds_the_same_users(db: TestDatabase) {
     add(&db.store, &globex, "rare.two@example.com", Role::User).await;
 
     // Few candidates: served from the trigram index. Many: the ordered walk. Short: a scan.
-    for limits in [ListLimits::default(), ListLimits { search_candidates: 3, count_cap: 100 }] {
+    for limits in [ListLimits::default(), ListLimits { candidates: 3, count_cap: 100 }] {
         let store = db.store.clone().with_list_limits(limits);
         let (emails, total) = search(&store, acme.tenant.id, "rare").await;
         assert_eq!((emails, total), (vec!["rare.one@example.com".to_owned()], exact(1)), "{limits:?}");
@@ -67,7 +67,7 @@ async fn a_total_beyond_the_cap_is_a_lower_bound(db: TestDatabase) {
     for i in 0..8 {
         add(&db.store, &acme, &format!("many{i}@example.com"), Role::User).await;
     }
-    let store = db.store.clone().with_list_limits(ListLimits { search_candidates: 2, count_cap: 5 });
+    let store = db.store.clone().with_list_limits(ListLimits { candidates: 2, count_cap: 5 });
     let (emails, total) = search(&store, acme.tenant.id, "many").await;
     assert_eq!((emails.len(), total), (8, Total { count: 5, exact: false }));
     // Role and status totals come from the counters: exact at any size.
