@@ -28,3 +28,8 @@ ci:
 # Fuzz the API with schemathesis on SQLite and PostgreSQL (pip install schemathesis).
 fuzz examples="50":
     scripts/fuzz --max-examples {{examples}}
+
+# Benchmark GET /v1/users with a million users on SQLite and PostgreSQL (results in bench/results).
+bench users="1000000":
+    cargo run --release -p roster-bench -- users-list --database sqlite --users {{users}}
+    cargo run --release -p roster-bench -- users-list --database postgres --users {{users}}
