@@ -209,6 +209,22 @@ pub async fn seed(db: &DatabaseConnection, tenant: TenantId, plan: &SeedPlan) ->
     Ok(())
 }
 
+/// The placeholder of the single parameter of a hand-written statement.
+fn placeholder(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres { "$1" } else { "?" }
+}
+
+/// `sql` (with `{p}` for the tenant) bound to `tenant`.
+pub fn tenant_statement(backend: DbBackend, sql: &str, tenant: TenantId) -> Statement {
+    Statement::from_sql_and_values(backend, sql.replace("{p}", placeholder(backend)), [Value::from(tenant.as_uuid())])
+}
+
+/// The integer column `v` of the one row `sql` (with `{p}` for the tenant) yields.
+pub async fn scalar_i64(db: &DatabaseConnection, sql: &str, tenant: TenantId) -> Result<i64, BoxError> {
+    let row = db.query_one_raw(tenant_statement(db.get_database_backend(), sql, tenant)).await?.ok_or("no row")?;
+    Ok(row.try_get::<i64>("", "v")?)
+}
+
 /// The server's version string.
 pub async fn server_version(db: &DatabaseConnection) -> Result<String, BoxError> {
     let backend = db.get_database_backend();

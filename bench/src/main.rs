@@ -4,10 +4,13 @@
 //! ```text
 //! cargo run --release -p roster-bench -- users-list --database sqlite
 //! cargo run --release -p roster-bench -- users-list --database postgres --users 1000000 --requests 200
+//! cargo run --release -p roster-bench -- access --database sqlite
 //! ```
 //!
 //! Results go to `bench/results/` (a markdown table per database).
 
+mod access;
+mod client;
 mod database;
 mod query_string;
 mod stats;
@@ -32,6 +35,8 @@ struct Cli {
 enum Command {
     /// `GET /v1/users` (filters, sorts, keyset pages and the total) on one tenant with many users.
     UsersList(UsersListArgs),
+    /// `GET /v1/metrics` and the entitlements endpoints on one tenant with many licensed users.
+    Access(AccessArgs),
 }
 
 /// The database engine a benchmark runs on.
@@ -84,11 +89,52 @@ struct UsersListArgs {
     results_dir: PathBuf,
 }
 
+/// Options of `access`.
+#[derive(Debug, clap::Args)]
+struct AccessArgs {
+    /// Which database to run on.
+    #[arg(long, value_enum)]
+    database: DatabaseKind,
+
+    /// How many users to seed into the tenant.
+    #[arg(long, default_value_t = 1_000_000)]
+    users: u64,
+
+    /// Measured requests per sequential case.
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+
+    /// Unmeasured requests per case before measuring.
+    #[arg(long, default_value_t = 50)]
+    warmup: usize,
+
+    /// Seconds a sequential case may take.
+    #[arg(long, default_value_t = 30.0)]
+    case_budget_secs: f64,
+
+    /// Concurrent clients of the load cases.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+
+    /// Seconds each load case runs.
+    #[arg(long, default_value_t = 5.0)]
+    load_secs: f64,
+
+    /// Administration URL of the PostgreSQL server; the benchmark database is created next to it.
+    #[arg(long, env = "ROSTER_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+
+    /// Where the result table is written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::UsersList(args) => users_list::run(args).await,
+        Command::Access(args) => access::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

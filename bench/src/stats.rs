@@ -1,6 +1,52 @@
-//! Latency samples and their percentiles.
+//! Latency samples, their percentiles, and the loops that take them.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::BoxError;
+
+/// How many measured runs a case gets at least, whatever its budget.
+const MIN_SAMPLES: usize = 5;
+
+/// How long a case is measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Unmeasured runs first.
+    pub warmup: usize,
+    /// Measured runs at most.
+    pub requests: usize,
+    /// Time a case may take; slow cases stop early (after [`MIN_SAMPLES`] measured runs).
+    pub case: Duration,
+}
+
+impl Budget {
+    pub fn new(warmup: usize, requests: usize, case_secs: f64) -> Self {
+        Self { warmup, requests, case: Duration::from_secs_f64(case_secs) }
+    }
+}
+
+/// Runs `op` `budget.warmup` times unmeasured, then up to `budget.requests` times measured,
+/// one at a time, stopping early (after [`MIN_SAMPLES`]) when the case has used its time.
+pub async fn measure<F, Fut>(budget: &Budget, mut op: F) -> Result<Samples, BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), BoxError>>,
+{
+    let started = Instant::now();
+    for _ in 0..budget.warmup {
+        op().await?;
+        if started.elapsed() > budget.case / 5 {
+            break;
+        }
+    }
+    let mut samples = Samples::default();
+    while samples.len() < budget.requests && (samples.len() < MIN_SAMPLES || started.elapsed() < budget.case) {
+        let run = Instant::now();
+        op().await?;
+        samples.push(run.elapsed());
+    }
+    Ok(samples)
+}
 
 /// The measured latencies of one case.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +61,11 @@ impl Samples {
 
     pub fn len(&self) -> usize {
         self.millis.len()
+    }
+
+    /// Adds the samples of `other`.
+    pub fn extend(&mut self, other: Samples) {
+        self.millis.extend(other.millis);
     }
 
     /// The `p`th percentile (nearest rank), in milliseconds; 0 without samples.

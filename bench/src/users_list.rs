@@ -1,7 +1,6 @@
 //! `users-list`: latency of `GET /v1/users` on one tenant with many users.
 
 use std::fmt::Write as _;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,13 +16,11 @@ use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement, Va
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use crate::database::{BenchDatabase, SeedPlan, seed, server_version};
+use crate::client::get;
+use crate::database::{BenchDatabase, SeedPlan, scalar_i64, seed, server_version, tenant_statement};
 use crate::query_string::http_params;
-use crate::stats::{Samples, Summary, ms};
+use crate::stats::{Budget, Summary, measure, ms};
 use crate::{BoxError, UsersListArgs};
-
-/// How many measured requests a case gets at least, whatever its budget.
-const MIN_SAMPLES: usize = 5;
 
 pub async fn run(args: UsersListArgs) -> Result<(), BoxError> {
     let started = Instant::now();
@@ -94,21 +91,6 @@ async fn bench(args: &UsersListArgs, database: &BenchDatabase) -> Result<(), Box
     server.abort();
     db.close_by_ref().await?;
     result
-}
-
-/// The placeholder of the single parameter of a hand-written statement.
-fn placeholder(backend: DbBackend) -> &'static str {
-    if backend == DbBackend::Postgres { "$1" } else { "?" }
-}
-
-/// `sql` (with `{p}` for the tenant) bound to `tenant`.
-fn tenant_statement(backend: DbBackend, sql: &str, tenant: TenantId) -> Statement {
-    Statement::from_sql_and_values(backend, sql.replace("{p}", placeholder(backend)), [Value::from(tenant.as_uuid())])
-}
-
-async fn scalar_i64(db: &DatabaseConnection, sql: &str, tenant: TenantId) -> Result<i64, BoxError> {
-    let row = db.query_one_raw(tenant_statement(db.get_database_backend(), sql, tenant)).await?.ok_or("no row")?;
-    Ok(row.try_get::<i64>("", "v")?)
 }
 
 /// Creates one user through the API and checks that its stored `created_at` has the format the
@@ -271,45 +253,6 @@ async fn cases(db: &DatabaseConnection, tenant: TenantId, plan: &SeedPlan) -> Re
     ])
 }
 
-/// Runs `op` `warmup` times unmeasured, then up to `requests` times measured, stopping early
-/// (after [`MIN_SAMPLES`]) when the case has used its budget.
-async fn measure<F, Fut>(args: &UsersListArgs, mut op: F) -> Result<Samples, BoxError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), BoxError>>,
-{
-    let budget = Duration::from_secs_f64(args.case_budget_secs);
-    let started = Instant::now();
-    for _ in 0..args.warmup {
-        op().await?;
-        if started.elapsed() > budget / 5 {
-            break;
-        }
-    }
-    let mut samples = Samples::default();
-    while samples.len() < args.requests && (samples.len() < MIN_SAMPLES || started.elapsed() < budget) {
-        let request = Instant::now();
-        op().await?;
-        samples.push(request.elapsed());
-    }
-    Ok(samples)
-}
-
-/// One GET, read to the end.
-async fn get(client: &Client, url: &Url, token: Option<&str>) -> Result<impl AsRef<[u8]>, BoxError> {
-    let mut request = client.get(url.clone());
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    if !status.is_success() {
-        return Err(format!("GET {url}: {status} {}", String::from_utf8_lossy(&body)).into());
-    }
-    Ok(body)
-}
-
 fn list_url(base: &Url, query: &UserQuery) -> Result<Url, BoxError> {
     let mut url = base.join("v1/users")?;
     let params = http_params(query);
@@ -348,6 +291,7 @@ async fn measure_all(
     cases: &[Case],
 ) -> Result<Vec<Measured>, BoxError> {
     let backend = db.get_database_backend();
+    let budget = Budget::new(args.warmup, args.requests, args.case_budget_secs);
     let mut measured = Vec::new();
     println!("measuring (sequential requests, {} warm-ups, up to {} per case)...", args.warmup, args.requests);
 
@@ -356,12 +300,12 @@ async fn measure_all(
         ("baseline: GET /v1/me (HTTP + token lookup + one user by id)", base.join("v1/me")?, Some(token)),
     ];
     for (name, url, token) in baselines {
-        let samples = measure(args, || async { get(client, &url, token).await.map(drop) }).await?;
+        let samples = measure(&budget, || async { get(client, &url, token).await.map(drop) }).await?;
         print_measured(name, &samples.summary(), None);
         measured.push(Measured { name: name.to_owned(), summary: samples.summary(), total: None });
     }
     let name = "baseline: SELECT 1 through the application's pool (no HTTP)";
-    let samples = measure(args, || async {
+    let samples = measure(&budget, || async {
         db.query_one_raw(Statement::from_string(backend, "SELECT 1")).await?;
         Ok(())
     })
@@ -374,7 +318,7 @@ async fn measure_all(
         let first: Json = serde_json::from_slice(get(client, &url, Some(token)).await?.as_ref())?;
         let total = first["total"].as_u64().ok_or("the response has no total")?;
         let exact = first["total_exact"].as_bool().ok_or("the response has no total_exact")?;
-        let samples = measure(args, || async { get(client, &url, Some(token)).await.map(drop) }).await?;
+        let samples = measure(&budget, || async { get(client, &url, Some(token)).await.map(drop) }).await?;
         print_measured(&case.name, &samples.summary(), Some((total, exact)));
         measured.push(Measured { name: case.name.clone(), summary: samples.summary(), total: Some((total, exact)) });
     }

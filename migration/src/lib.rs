@@ -10,6 +10,7 @@ mod m20261122_000004_create_audit_events;
 mod m20261122_000005_add_user_version;
 mod m20261122_000006_list_at_scale;
 mod m20261122_000007_short_search_index;
+mod m20261122_000008_create_license_kinds;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_add_user_version::Migration),
             Box::new(m20261122_000006_list_at_scale::Migration),
             Box::new(m20261122_000007_short_search_index::Migration),
+            Box::new(m20261122_000008_create_license_kinds::Migration),
         ]
     }
 }

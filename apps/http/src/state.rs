@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use roster_domain::ports::{Clock, SystemClock};
-use roster_domain::services::{AuditService, TenantService, TokenService, UserService};
+use roster_domain::services::{AccessService, AuditService, LicenseService, TenantService, TokenService, UserService};
 use roster_storage::Store;
 
 /// The wired application: services over the store's adapters.
@@ -19,6 +19,10 @@ pub struct AppState {
     pub tenants: TenantService,
     /// The audit trail.
     pub audit: AuditService,
+    /// License kinds and seats.
+    pub licenses: LicenseService,
+    /// The access gate and the dashboard.
+    pub access: AccessService,
 }
 
 impl AppState {
@@ -29,6 +33,8 @@ impl AppState {
         Self {
             users: UserService::new(shared.clone(), clock.clone()),
             tokens: TokenService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
+            licenses: LicenseService::new(shared.clone(), shared.clone(), clock.clone()),
+            access: AccessService::new(shared.clone()),
             tenants: TenantService::new(shared.clone(), clock),
             audit: AuditService::new(shared),
             store,

@@ -30,6 +30,14 @@ pub enum AuditAction {
     UserPurged,
     /// An API token was issued.
     TokenCreated,
+    /// A user's license was assigned, changed or unassigned.
+    UserLicenseChanged,
+    /// A license kind was created.
+    LicenseCreated,
+    /// A license kind was renamed or its seats changed.
+    LicenseUpdated,
+    /// A license kind was deleted.
+    LicenseDeleted,
 }
 
 impl AuditAction {
@@ -43,6 +51,10 @@ impl AuditAction {
         Self::UserReactivated,
         Self::UserPurged,
         Self::TokenCreated,
+        Self::UserLicenseChanged,
+        Self::LicenseCreated,
+        Self::LicenseUpdated,
+        Self::LicenseDeleted,
     ];
 
     /// The stable dotted name used in storage and the API.
@@ -57,6 +69,10 @@ impl AuditAction {
             Self::UserReactivated => "user.reactivated",
             Self::UserPurged => "user.purged",
             Self::TokenCreated => "token.created",
+            Self::UserLicenseChanged => "user.license_changed",
+            Self::LicenseCreated => "license.created",
+            Self::LicenseUpdated => "license.updated",
+            Self::LicenseDeleted => "license.deleted",
         }
     }
 }
@@ -103,6 +119,8 @@ pub enum TargetKind {
     User,
     /// An API token.
     Token,
+    /// A license kind.
+    License,
 }
 
 impl TargetKind {
@@ -113,6 +131,7 @@ impl TargetKind {
             Self::Tenant => "tenant",
             Self::User => "user",
             Self::Token => "token",
+            Self::License => "license",
         }
     }
 }
@@ -121,7 +140,7 @@ impl FromStr for TargetKind {
     type Err = UnknownAction;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Tenant, Self::User, Self::Token]
+        [Self::Tenant, Self::User, Self::Token, Self::License]
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| UnknownAction(s.to_owned()))
@@ -169,6 +188,7 @@ fn user_fields(user: &User) -> Map<String, Value> {
         "role": user.role.as_str(),
         "status": user.status.as_str(),
         "referral_code": user.referral_code.as_ref().map(|c| c.as_str()),
+        "license": user.license.map(|kind| kind.to_string()),
     });
     match fields {
         Value::Object(map) => map,
@@ -252,6 +272,46 @@ impl AuditEvent {
         let target = AuditTarget { kind: TargetKind::Token, id: token.id.into(), label: Some(label.to_owned()) };
         let mut event = Self::new(actor, AuditAction::TokenCreated, target, now);
         event.after = Some(json!({ "user": token.user.to_string(), "label": label }));
+        event
+    }
+}
+
+impl AuditEvent {
+    fn license_target(kind: &crate::LicenseKind) -> AuditTarget {
+        AuditTarget { kind: TargetKind::License, id: kind.id.into(), label: Some(kind.name.to_string()) }
+    }
+
+    fn license_fields(kind: &crate::LicenseKind) -> Value {
+        json!({ "name": kind.name.as_str(), "seats": kind.seats.get() })
+    }
+
+    /// `kind` was created.
+    #[must_use]
+    pub fn license_created(actor: &Actor, kind: &crate::LicenseKind, now: Timestamp) -> Self {
+        let mut event = Self::new(actor, AuditAction::LicenseCreated, Self::license_target(kind), now);
+        event.after = Some(Self::license_fields(kind));
+        event
+    }
+
+    /// `before` became `after` (name or seats).
+    #[must_use]
+    pub fn license_updated(
+        actor: &Actor,
+        before: &crate::LicenseKind,
+        after: &crate::LicenseKind,
+        now: Timestamp,
+    ) -> Self {
+        let mut event = Self::new(actor, AuditAction::LicenseUpdated, Self::license_target(after), now);
+        event.before = Some(Self::license_fields(before));
+        event.after = Some(Self::license_fields(after));
+        event
+    }
+
+    /// `kind` was deleted.
+    #[must_use]
+    pub fn license_deleted(actor: &Actor, kind: &crate::LicenseKind, now: Timestamp) -> Self {
+        let mut event = Self::new(actor, AuditAction::LicenseDeleted, Self::license_target(kind), now);
+        event.before = Some(Self::license_fields(kind));
         event
     }
 }

@@ -52,6 +52,34 @@ pub enum StoreError {
     /// The acting user is no longer active with the role they acted with; nothing was written.
     #[error("the acting user changed concurrently")]
     ActorChanged,
+    /// Every seat of the license kind is taken.
+    #[error("no seat of license kind {kind} is available ({assigned} of {seats} assigned)")]
+    NoSeats {
+        /// The kind.
+        kind: crate::LicenseKindId,
+        /// Its seats.
+        seats: u64,
+        /// Seats assigned.
+        assigned: u64,
+    },
+    /// A kind's seats cannot go below the seats assigned.
+    #[error("{assigned} seats are assigned")]
+    SeatsInUse {
+        /// Seats assigned.
+        assigned: u64,
+    },
+    /// A kind with seats assigned cannot be deleted.
+    #[error("{assigned} seats are assigned")]
+    LicenseInUse {
+        /// Seats assigned.
+        assigned: u64,
+    },
+    /// The license kind does not exist in the tenant.
+    #[error("no such license kind in this tenant")]
+    LicenseNotFound,
+    /// Another license kind of the tenant has this name (in any letter case).
+    #[error("license name already taken in this tenant")]
+    LicenseNameTaken,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),

@@ -65,6 +65,14 @@ fn keep_an_administrator(target: &User, active_administrators: u64) -> Result<()
     Ok(())
 }
 
+/// May `actor` manage licenses (create kinds, assign and unassign seats)? Administrators only.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_license_management(actor: &Actor) -> Result<(), Violation> {
+    require(actor, Capability::ManageLicenses)
+}
+
 /// May `actor` see `target`? Everyone sees themselves; seeing others needs `view_users`.
 ///
 /// # Errors

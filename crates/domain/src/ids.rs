@@ -75,3 +75,7 @@ entity_id!(
     /// Identifies an audit event.
     AuditEventId
 );
+entity_id!(
+    /// Identifies a license kind (a pool of seats) of a tenant.
+    LicenseKindId
+);

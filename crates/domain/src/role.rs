@@ -33,6 +33,8 @@ pub enum Capability {
     ManageBudgets,
     /// Billing and tax data.
     ManageBilling,
+    /// The dashboard's metrics (users, seats, invitations).
+    ViewDashboard,
     /// Create and manage agents.
     ManageAgents,
     /// Create and manage workspaces.
@@ -54,6 +56,7 @@ const ADMINISTRATOR: &[Capability] = &[
     C::ManageLicenses,
     C::ManageBudgets,
     C::ManageBilling,
+    C::ViewDashboard,
     C::ManageAgents,
     C::ManageWorkspaces,
     C::ManageGroups,
@@ -126,6 +129,7 @@ impl Capability {
             C::ManageLicenses => "manage_licenses",
             C::ManageBudgets => "manage_budgets",
             C::ManageBilling => "manage_billing",
+            C::ViewDashboard => "view_dashboard",
             C::ManageAgents => "manage_agents",
             C::ManageWorkspaces => "manage_workspaces",
             C::ManageGroups => "manage_groups",

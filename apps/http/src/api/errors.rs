@@ -11,21 +11,31 @@
 //! | `forbidden_self_deactivation` | 403 | nobody deactivates themselves |
 //! | `forbidden_self_deletion` | 403 | nobody deletes themselves |
 //! | `user_not_found` | 404 | no such user in the caller's tenant |
+//! | `license_not_found` | 404 | no such license kind in the caller's tenant |
 //! | `email_taken` | 409 | another user of the tenant has this email |
+//! | `license_name_taken` | 409 | another license kind of the tenant has this name |
+//! | `no_seats_available` | 409 | every seat of the kind is assigned (`kind`, `seats`, `assigned`) |
+//! | `seats_in_use` | 409 | fewer seats than are assigned (`assigned`) |
+//! | `license_in_use` | 409 | a kind with seats assigned cannot be deleted (`assigned`) |
+//! | `user_deactivated` | 409 | deactivated users hold no seat; reactivate them first |
 //! | `last_administrator` | 409 | the tenant's last active administrator is protected |
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not `application/json` |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
+use roster_domain::services::licenses::{
+    AssignLicenseError, CreateLicenseError, DeleteLicenseError, GetLicenseError, ListLicensesError,
+    UnassignLicenseError, UpdateLicenseError,
+};
 use roster_domain::services::users::{
     ChangeRoleError, CreateUserError, DeactivateUserError, GetUserError, ListUsersError, PurgeUserError,
     ReactivateUserError, UpdateProfileError,
 };
-use roster_domain::services::{AuthenticateError, ListAuditError};
-use roster_domain::{UnexpectedError, Violation};
+use roster_domain::services::{AuthenticateError, DashboardError, EntitlementsError, ListAuditError};
+use roster_domain::{LicenseKindId, UnexpectedError, Violation};
 
 use super::problem::Problem;
 
@@ -177,6 +187,146 @@ impl From<AuthenticateError> for Problem {
         match error {
             AuthenticateError::Unauthenticated => Problem::unauthenticated(),
             AuthenticateError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+fn license_not_found() -> Problem {
+    Problem::not_found("license_not_found", "no license kind with this id in your tenant")
+}
+
+fn license_name_taken() -> Problem {
+    Problem::conflict("license_name_taken", "another license kind of your tenant has this name (in any letter case)")
+}
+
+/// 409 `no_seats_available`, with the kind, its seats and the seats assigned.
+pub fn no_seats(kind: LicenseKindId, total: u64, assigned: u64) -> Problem {
+    let detail =
+        format!("every seat of this license kind is assigned ({assigned} of {total}); buy more seats or unassign one");
+    Problem {
+        kind: Some(kind.into()),
+        seats: Some(total),
+        assigned: Some(assigned),
+        ..Problem::conflict("no_seats_available", detail)
+    }
+}
+
+/// "1 seat", "2 seats".
+fn seats(n: u64) -> String {
+    if n == 1 { "1 seat".to_owned() } else { format!("{n} seats") }
+}
+
+fn assigned(code: &str, detail: String, assigned: u64) -> Problem {
+    Problem { assigned: Some(assigned), ..Problem::conflict(code, detail) }
+}
+
+impl From<ListLicensesError> for Problem {
+    fn from(error: ListLicensesError) -> Self {
+        match error {
+            ListLicensesError::Forbidden(v) => v.into(),
+            ListLicensesError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<GetLicenseError> for Problem {
+    fn from(error: GetLicenseError) -> Self {
+        match error {
+            GetLicenseError::Forbidden(v) => v.into(),
+            GetLicenseError::NotFound => license_not_found(),
+            GetLicenseError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<CreateLicenseError> for Problem {
+    fn from(error: CreateLicenseError) -> Self {
+        match error {
+            CreateLicenseError::Forbidden(v) => v.into(),
+            CreateLicenseError::NameTaken => license_name_taken(),
+            CreateLicenseError::Conflict => concurrent_modification(),
+            CreateLicenseError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<UpdateLicenseError> for Problem {
+    fn from(error: UpdateLicenseError) -> Self {
+        match error {
+            UpdateLicenseError::Forbidden(v) => v.into(),
+            UpdateLicenseError::NotFound => license_not_found(),
+            UpdateLicenseError::NameTaken => license_name_taken(),
+            UpdateLicenseError::SeatsInUse { assigned: n } => assigned(
+                "seats_in_use",
+                format!("this kind has {} assigned: unassign some before lowering its seats below {n}", seats(n)),
+                n,
+            ),
+            UpdateLicenseError::Conflict => concurrent_modification(),
+            UpdateLicenseError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeleteLicenseError> for Problem {
+    fn from(error: DeleteLicenseError) -> Self {
+        match error {
+            DeleteLicenseError::Forbidden(v) => v.into(),
+            DeleteLicenseError::NotFound => license_not_found(),
+            DeleteLicenseError::InUse { assigned: n } => assigned(
+                "license_in_use",
+                format!("this kind has {} assigned: unassign them before deleting it", seats(n)),
+                n,
+            ),
+            DeleteLicenseError::Conflict => concurrent_modification(),
+            DeleteLicenseError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<AssignLicenseError> for Problem {
+    fn from(error: AssignLicenseError) -> Self {
+        match error {
+            AssignLicenseError::Forbidden(v) => v.into(),
+            AssignLicenseError::UserNotFound => user_not_found(),
+            AssignLicenseError::LicenseNotFound => {
+                Problem::unprocessable("unknown_license", "no license kind with this id in your tenant")
+            }
+            AssignLicenseError::UserDeactivated => {
+                Problem::conflict("user_deactivated", "deactivated users hold no seat; reactivate the user first")
+            }
+            AssignLicenseError::NoSeats { kind, seats, assigned } => no_seats(kind, seats, assigned),
+            AssignLicenseError::Conflict => concurrent_modification(),
+            AssignLicenseError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<UnassignLicenseError> for Problem {
+    fn from(error: UnassignLicenseError) -> Self {
+        match error {
+            UnassignLicenseError::Forbidden(v) => v.into(),
+            UnassignLicenseError::UserNotFound => user_not_found(),
+            UnassignLicenseError::Conflict => concurrent_modification(),
+            UnassignLicenseError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<EntitlementsError> for Problem {
+    fn from(error: EntitlementsError) -> Self {
+        match error {
+            EntitlementsError::Forbidden(v) => v.into(),
+            EntitlementsError::NotFound => user_not_found(),
+            EntitlementsError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<DashboardError> for Problem {
+    fn from(error: DashboardError) -> Self {
+        match error {
+            DashboardError::Forbidden(v) => v.into(),
+            DashboardError::Unexpected(e) => e.into(),
         }
     }
 }

@@ -9,11 +9,13 @@ use super::ApiTags;
 use super::auth::BearerAuth;
 use super::models::UserBody;
 use super::problem::{Problem, from_request_error, problem_responses};
+use super::views::UserViews;
 
 /// The caller's own endpoints.
 #[derive(Debug, Clone)]
 pub struct MeApi {
     pub users: UserService,
+    pub views: UserViews,
 }
 
 #[derive(ApiResponse, Debug)]
@@ -40,7 +42,10 @@ impl MeApi {
     async fn me(&self, auth: BearerAuth) -> MeResponse {
         let Some(id) = auth.0.user_id() else { return Problem::unauthenticated().into() };
         match self.users.get(&auth.0, id).await {
-            Ok(user) => MeResponse::Ok(Json(user.into())),
+            Ok(user) => match self.views.one(&auth.0, user).await {
+                Ok(body) => MeResponse::Ok(Json(body)),
+                Err(problem) => problem.into(),
+            },
             // Purged between authentication and this read: the token no longer stands for anyone.
             Err(GetUserError::NotFound) => Problem::unauthenticated().into(),
             Err(error) => Problem::from(error).into(),

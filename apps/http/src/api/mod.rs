@@ -1,16 +1,24 @@
 //! The HTTP API: poem-openapi operations under `/v1`, the OpenAPI document and the middleware.
 
+// Parsing returns `Result<_, Problem>`: a problem is built at most once per request, on its way
+// to becoming the response, so its size (a few strings and the extension members) costs nothing
+// worth a box.
+#![allow(clippy::result_large_err)]
+
+mod access;
 mod audit;
 mod auth;
 pub mod document;
 mod errors;
 mod health;
+mod licenses;
 mod me;
 mod middleware;
 mod models;
 pub mod problem;
 mod text;
 mod users;
+mod views;
 
 use std::sync::Arc;
 
@@ -30,6 +38,10 @@ enum ApiTags {
     Users,
     /// The caller.
     Me,
+    /// License kinds and seats.
+    Licenses,
+    /// The tenant's numbers.
+    Dashboard,
     /// The audit trail.
     Audit,
     /// Probes for orchestrators.
@@ -43,10 +55,16 @@ pub const MAX_JSON_BODY: usize = 64 * 1024;
 #[allow(clippy::type_complexity)]
 pub fn openapi(
     state: &AppState,
-) -> OpenApiService<(users::UsersApi, me::MeApi, audit::AuditApi, health::HealthApi), ()> {
+) -> OpenApiService<
+    (users::UsersApi, me::MeApi, licenses::LicensesApi, access::AccessApi, audit::AuditApi, health::HealthApi),
+    (),
+> {
+    let views = views::UserViews { licenses: state.licenses.clone() };
     let apis = (
-        users::UsersApi { users: state.users.clone() },
-        me::MeApi { users: state.users.clone() },
+        users::UsersApi { users: state.users.clone(), views: views.clone() },
+        me::MeApi { users: state.users.clone(), views: views.clone() },
+        licenses::LicensesApi { licenses: state.licenses.clone(), views },
+        access::AccessApi { access: state.access.clone() },
         audit::AuditApi { audit: state.audit.clone() },
         health::HealthApi { store: state.store.clone() },
     );

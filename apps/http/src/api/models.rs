@@ -133,10 +133,23 @@ pub struct UserBody {
     pub last_active_at: Option<DateTime<Utc>>,
     /// When the user was deactivated.
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// The license whose seat the user holds; absent when unlicensed.
+    pub license: Option<LicenseRef>,
 }
 
-impl From<User> for UserBody {
-    fn from(user: User) -> Self {
+/// A license kind, named.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(rename = "LicenseRef")]
+pub struct LicenseRef {
+    /// The kind's id.
+    pub id: Uuid,
+    /// The kind's name, e.g. `Business`.
+    pub name: String,
+}
+
+impl UserBody {
+    /// The body of `user`, who holds `license`.
+    pub fn new(user: User, license: Option<LicenseRef>) -> Self {
         Self {
             id: user.id.into(),
             email: user.email.to_string(),
@@ -151,6 +164,7 @@ impl From<User> for UserBody {
             activated_at: user.activated_at,
             last_active_at: user.last_active_at,
             deactivated_at: user.deactivated_at,
+            license,
         }
     }
 }

@@ -25,6 +25,15 @@ pub struct Problem {
     /// What went wrong in this occurrence.
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
+    /// `no_seats_available`: the license kind that has no free seat.
+    #[oai(skip_serializing_if_is_none)]
+    pub kind: Option<uuid::Uuid>,
+    /// `no_seats_available`: the kind's purchased seats.
+    #[oai(skip_serializing_if_is_none)]
+    pub seats: Option<u64>,
+    /// `no_seats_available`, `seats_in_use`, `license_in_use`: the seats assigned right now.
+    #[oai(skip_serializing_if_is_none)]
+    pub assigned: Option<u64>,
 }
 
 impl Problem {
@@ -36,6 +45,9 @@ impl Problem {
             status: status.as_u16(),
             code: code.to_owned(),
             detail: Some(detail.into()),
+            kind: None,
+            seats: None,
+            assigned: None,
         }
     }
 
@@ -92,14 +104,8 @@ impl Problem {
     /// The problem as a poem response.
     pub fn into_poem_response(self) -> poem::Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({
-            "type": self.problem_type,
-            "title": self.title,
-            "status": self.status,
-            "code": self.code,
-            "detail": self.detail,
-        });
-        poem::Response::builder().status(status).content_type(PROBLEM_JSON).body(body.to_string())
+        let body = poem_openapi::types::ToJSON::to_json_string(&self);
+        poem::Response::builder().status(status).content_type(PROBLEM_JSON).body(body)
     }
 }
 
@@ -149,6 +155,12 @@ pub fn from_poem_error(error: &poem::Error) -> Problem {
         status if status.is_server_error() => Problem::internal(error),
         _ => Problem::bad_request(error.to_string()),
     }
+}
+
+/// The response of an operation: its value, or the variant that declares its problem. Lets a
+/// handler be a linear `?` chain over results whose errors convert into problems.
+pub fn answer<R: From<Problem>>(result: Result<R, Problem>) -> R {
+    result.unwrap_or_else(R::from)
 }
 
 /// Lets an operation's response enum hold any [`Problem`]: each maps statuses onto the variants

@@ -15,12 +15,14 @@ use super::models::{
     ChangeRoleRequest, CreateUserRequest, RoleDto, StatusDto, UpdateUserRequest, UserBody, UserPage,
     parse_referral_code,
 };
-use super::problem::{Problem, from_request_error, problem_responses};
+use super::problem::{Problem, answer, from_request_error, problem_responses};
+use super::views::UserViews;
 
 /// The user endpoints.
 #[derive(Debug, Clone)]
 pub struct UsersApi {
     pub users: UserService,
+    pub views: UserViews,
 }
 
 /// The column the list is ordered by.
@@ -272,6 +274,8 @@ fn user_query(
     created_from: Option<DateTime<Utc>>,
     created_to: Option<DateTime<Utc>>,
     referral_code: Option<String>,
+    license: Option<Uuid>,
+    licensed: Option<bool>,
     sort: SortFieldParam,
     order: OrderParam,
     cursor: Option<String>,
@@ -301,6 +305,8 @@ fn user_query(
         created_from,
         created_to,
         referral_code: referral_code.as_deref().map(parse_referral_code).transpose()?,
+        license: license.map(Into::into),
+        licensed,
     };
     Ok(UserQuery { filter, sort, after, limit })
 }
@@ -330,6 +336,10 @@ impl UsersApi {
         /// Signed up with exactly this referral or promo code.
         #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
         referral_code: Query<Option<String>>,
+        /// Holds a seat of this license kind (its id).
+        license: Query<Option<Uuid>>,
+        /// Holds a seat of any kind (`true`) or none (`false`; deactivated users hold none).
+        licensed: Query<Option<bool>>,
         /// Order by this column.
         #[oai(default)]
         sort: Query<SortFieldParam>,
@@ -343,33 +353,33 @@ impl UsersApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u16>>,
     ) -> ListUsersResponse {
-        let query = match user_query(
-            q.0,
-            role.0,
-            status.0,
-            created_from.0,
-            created_to.0,
-            referral_code.0,
-            sort.0,
-            order.0,
-            cursor.0,
-            limit.0,
-        ) {
-            Ok(query) => query,
-            Err(problem) => return problem.into(),
-        };
-        match self.users.list(&auth.0, &query).await {
-            Ok(page) => {
+        answer(
+            async {
+                let query = user_query(
+                    q.0,
+                    role.0,
+                    status.0,
+                    created_from.0,
+                    created_to.0,
+                    referral_code.0,
+                    license.0,
+                    licensed.0,
+                    sort.0,
+                    order.0,
+                    cursor.0,
+                    limit.0,
+                )?;
+                let page = self.users.list(&auth.0, &query).await?;
                 let total = page.total.unwrap_or(Total { count: page.items.len() as u64, exact: false });
-                ListUsersResponse::Ok(Json(UserPage {
+                Ok(ListUsersResponse::Ok(Json(UserPage {
                     next_cursor: page.next.map(|cursor| cursor.encode()),
                     total: total.count,
                     total_exact: total.exact,
-                    items: page.items.into_iter().map(Into::into).collect(),
-                }))
+                    items: self.views.many(&auth.0, page.items).await?,
+                })))
             }
-            Err(error) => Problem::from(error).into(),
-        }
+            .await,
+        )
     }
 
     /// Create a user
@@ -377,17 +387,14 @@ impl UsersApi {
     /// Creates an active user in the caller's tenant. Only administrators create administrators.
     #[oai(path = "/users", method = "post", operation_id = "createUser")]
     async fn create(&self, auth: BearerAuth, body: Json<CreateUserRequest>) -> CreateUserResponse {
-        let new = match body.0.try_into_domain() {
-            Ok(new) => new,
-            Err(problem) => return problem.into(),
-        };
-        match self.users.create(&auth.0, new).await {
-            Ok(user) => {
+        answer(
+            async {
+                let user = self.users.create(&auth.0, body.0.try_into_domain()?).await?;
                 let location = format!("/v1/users/{}", user.id);
-                CreateUserResponse::Created(Json(user.into()), location)
+                Ok(CreateUserResponse::Created(Json(self.views.one(&auth.0, user).await?), location))
             }
-            Err(error) => Problem::from(error).into(),
-        }
+            .await,
+        )
     }
 
     /// Get a user
@@ -395,10 +402,13 @@ impl UsersApi {
     /// Everyone may read themselves; reading others needs the `view_users` capability.
     #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> GetUserResponse {
-        match self.users.get(&auth.0, id.0.into()).await {
-            Ok(user) => GetUserResponse::Ok(Json(user.into())),
-            Err(error) => Problem::from(error).into(),
-        }
+        answer(
+            async {
+                let user = self.users.get(&auth.0, id.0.into()).await?;
+                Ok(GetUserResponse::Ok(Json(self.views.one(&auth.0, user).await?)))
+            }
+            .await,
+        )
     }
 
     /// Edit a user's profile
@@ -408,14 +418,13 @@ impl UsersApi {
     /// non-administrators; administrators edit anyone.
     #[oai(path = "/users/:id", method = "patch", operation_id = "updateUser")]
     async fn update(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<UpdateUserRequest>) -> UpdateUserResponse {
-        let changes = match body.0.try_into_domain() {
-            Ok(changes) => changes,
-            Err(problem) => return problem.into(),
-        };
-        match self.users.update_profile(&auth.0, id.0.into(), changes).await {
-            Ok(user) => UpdateUserResponse::Ok(Json(user.into())),
-            Err(error) => Problem::from(error).into(),
-        }
+        answer(
+            async {
+                let user = self.users.update_profile(&auth.0, id.0.into(), body.0.try_into_domain()?).await?;
+                Ok(UpdateUserResponse::Ok(Json(self.views.one(&auth.0, user).await?)))
+            }
+            .await,
+        )
     }
 
     /// Change a user's role
@@ -424,41 +433,53 @@ impl UsersApi {
     /// role; the tenant's last active administrator cannot be demoted.
     #[oai(path = "/users/:id/role", method = "put", operation_id = "changeUserRole")]
     async fn change_role(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<ChangeRoleRequest>) -> ChangeRoleResponse {
-        match self.users.change_role(&auth.0, id.0.into(), body.0.role.into()).await {
-            Ok(user) => ChangeRoleResponse::Ok(Json(user.into())),
-            Err(error) => Problem::from(error).into(),
-        }
+        answer(
+            async {
+                let user = self.users.change_role(&auth.0, id.0.into(), body.0.role.into()).await?;
+                Ok(ChangeRoleResponse::Ok(Json(self.views.one(&auth.0, user).await?)))
+            }
+            .await,
+        )
     }
 
     /// Deactivate a user
     ///
     /// Soft delete: the user can no longer sign in and their tokens stop working at once; their
-    /// history stays and they can be reactivated. Nobody deactivates themselves; the last active
-    /// administrator cannot be deactivated.
+    /// seat returns to the license pool; their history stays and they can be reactivated (without
+    /// a seat). Nobody deactivates themselves; the last active administrator cannot be
+    /// deactivated.
     #[oai(path = "/users/:id", method = "delete", operation_id = "deactivateUser")]
     async fn deactivate(&self, auth: BearerAuth, id: Path<Uuid>) -> StatusChangeResponse {
-        match self.users.deactivate(&auth.0, id.0.into()).await {
-            Ok(user) => StatusChangeResponse::Ok(Json(user.into())),
-            Err(error) => Problem::from(error).into(),
-        }
+        answer(
+            async {
+                let user = self.users.deactivate(&auth.0, id.0.into()).await?;
+                Ok(StatusChangeResponse::Ok(Json(self.views.one(&auth.0, user).await?)))
+            }
+            .await,
+        )
     }
 
     /// Reactivate a user
     ///
-    /// A deactivated user becomes active again (or invited, if they never accepted).
+    /// A deactivated user becomes active again (or invited, if they never accepted), holding no
+    /// seat: assign one with `PUT /v1/users/{id}/license`.
     #[oai(path = "/users/:id/reactivate", method = "post", operation_id = "reactivateUser")]
     async fn reactivate(&self, auth: BearerAuth, id: Path<Uuid>) -> StatusChangeResponse {
-        match self.users.reactivate(&auth.0, id.0.into()).await {
-            Ok(user) => StatusChangeResponse::Ok(Json(user.into())),
-            Err(error) => Problem::from(error).into(),
-        }
+        answer(
+            async {
+                let user = self.users.reactivate(&auth.0, id.0.into()).await?;
+                Ok(StatusChangeResponse::Ok(Json(self.views.one(&auth.0, user).await?)))
+            }
+            .await,
+        )
     }
 
     /// Delete a user for good
     ///
-    /// Irreversible: the user and their tokens are deleted and the audit events about them lose
-    /// their personal data. `confirm` must be the user's email. Administrators only; nobody
-    /// deletes themselves; the last active administrator cannot be deleted.
+    /// Irreversible: the user and their tokens are deleted, their seat returns to the license
+    /// pool, and the audit events about them lose their personal data. `confirm` must be the
+    /// user's email. Administrators only; nobody deletes themselves; the last active
+    /// administrator cannot be deleted.
     #[oai(path = "/users/:id/purge", method = "delete", operation_id = "purgeUser")]
     async fn purge(
         &self,

@@ -8,12 +8,14 @@
 
 mod audit;
 mod clock;
+mod licenses;
 mod tenants;
 mod tokens;
 mod users;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, SystemClock};
+pub use licenses::{AccessFacts, LicenseRepository};
 pub use tenants::TenantRepository;
 pub use tokens::TokenRepository;
 pub use users::UserRepository;
@@ -22,6 +24,8 @@ pub use users::UserRepository;
 pub use audit::MockAuditLog;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use licenses::MockLicenseRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use tenants::MockTenantRepository;
 #[cfg(any(test, feature = "mocks"))]

@@ -11,12 +11,14 @@ use crate::{AuditEvent, Email, Page, Premises, StoreError, TenantId, User, UserC
 pub trait UserRepository: Send + Sync {
     /// Stores a new `user` and records `audit` atomically. When `acting` names a user, the
     /// transaction first re-checks, serialised with the tenant's governed changes, that they are
-    /// still active with that role.
+    /// still active with that role. When `user.license` is set, it MUST take a seat of that kind
+    /// in the same transaction, never letting the kind's assigned seats exceed its seats.
     ///
     /// # Errors
     /// MUST return [`StoreError::EmailTaken`] when the tenant has a user with the same email in
     /// any letter case, also when two inserts race; [`StoreError::ActorChanged`] when the acting
-    /// user changed. Nothing is written then.
+    /// user changed; [`StoreError::NoSeats`] or [`StoreError::LicenseNotFound`] as for
+    /// [`update`](Self::update). Nothing is written then.
     async fn insert(&self, user: &User, acting: Acting, audit: &AuditEvent) -> Result<(), StoreError>;
 
     /// The user `id` of `tenant`.
@@ -47,16 +49,19 @@ pub trait UserRepository: Send + Sync {
     /// Replaces the stored user `updated.id` with `updated` and records `audit`, in one
     /// transaction that first re-checks `premises` (see [`Premises`]). When the change
     /// deactivates the user, it MUST also revoke every credential of theirs in that transaction:
-    /// reactivating them later does not bring old tokens back.
+    /// reactivating them later does not bring old tokens back. When the user's license changes,
+    /// it MUST return the old seat and take the new one in that transaction, never letting a
+    /// kind's assigned seats exceed its seats, under any concurrency.
     ///
     /// # Errors
     /// MUST return [`StoreError::NotFound`] when the user is gone, [`StoreError::Stale`] when
     /// the stored user is not at `premises.version`, [`StoreError::ActorChanged`] when the
     /// acting user changed, [`StoreError::LastAdministrator`] when the change would leave no
-    /// active administrator; nothing is written then.
+    /// active administrator, [`StoreError::NoSeats`] when the new license kind has no free seat
+    /// (or [`StoreError::LicenseNotFound`] when it does not exist in the tenant); nothing is written then.
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError>;
 
-    /// Deletes the user `premises.target` of `tenant` for good with everything that belongs to it,
+    /// Deletes the user `premises.target` of `tenant` for good (returning their seat) with everything that belongs to it,
     /// removes personal data from the audit events about or by that user, and records `audit`,
     /// in one transaction that first re-checks `premises`.
     ///

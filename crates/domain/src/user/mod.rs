@@ -12,7 +12,7 @@ pub use values::{
     ReferralCode, ReferralCodeError, SEARCH_MAX_CHARS, SearchText, SearchTextError, search_haystack,
 };
 
-use crate::{Role, TenantId, Timestamp, UserId};
+use crate::{LicenseKindId, Role, TenantId, Timestamp, UserId};
 
 /// Where a user is in their lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,6 +118,8 @@ pub struct User {
     pub last_active_at: Option<Timestamp>,
     /// When the user was deactivated, while deactivated.
     pub deactivated_at: Option<Timestamp>,
+    /// The license kind whose seat the user holds. Never set while deactivated.
+    pub license: Option<LicenseKindId>,
     /// How many times the user was changed: storage refuses a change decided on an older
     /// version (optimistic concurrency), so no concurrent change is ever lost.
     pub version: u64,
@@ -176,6 +178,7 @@ impl User {
             activated_at: Some(now),
             last_active_at: None,
             deactivated_at: None,
+            license: None,
             version: 0,
         }
     }
@@ -214,10 +217,22 @@ impl User {
         Self { role, ..self.next_version(now) }
     }
 
-    /// This user, deactivated now.
+    /// This user, deactivated now: their seat goes back to the pool.
     #[must_use]
     pub fn deactivated(&self, now: Timestamp) -> Self {
-        Self { status: UserStatus::Deactivated, deactivated_at: Some(now), ..self.next_version(now) }
+        Self { status: UserStatus::Deactivated, deactivated_at: Some(now), license: None, ..self.next_version(now) }
+    }
+
+    /// This user holding a seat of `license` (or none).
+    #[must_use]
+    pub fn with_license(&self, license: Option<LicenseKindId>, now: Timestamp) -> Self {
+        Self { license, ..self.next_version(now) }
+    }
+
+    /// Whether the user may use AI features: active and licensed.
+    #[must_use]
+    pub fn has_ai_access(&self) -> bool {
+        self.status == UserStatus::Active && self.license.is_some()
     }
 
     /// This user, reactivated: active again if they had ever been active, else invited again.

@@ -22,6 +22,10 @@ pub struct UserFilter {
     pub created_to: Option<Timestamp>,
     /// Signed up with exactly this referral or promo code.
     pub referral_code: Option<ReferralCode>,
+    /// Holds a seat of this license kind.
+    pub license: Option<crate::LicenseKindId>,
+    /// Holds a seat of any kind (`true`) or none (`false`).
+    pub licensed: Option<bool>,
 }
 
 /// The column the list is ordered by. Ties on `created_at` are broken by id.

@@ -3,5 +3,6 @@
 
 pub mod api_tokens;
 pub mod audit_events;
+pub mod license_kinds;
 pub mod tenants;
 pub mod users;

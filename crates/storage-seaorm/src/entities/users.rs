@@ -20,6 +20,7 @@ pub struct Model {
     pub last_active_at: Option<DateTimeUtc>,
     pub deactivated_at: Option<DateTimeUtc>,
     pub version: i64,
+    pub license_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,7 @@ pub(crate) fn to_row(user: &User) -> users::ActiveModel {
         last_active_at: Set(user.last_active_at),
         deactivated_at: Set(user.deactivated_at),
         version: Set(i64::try_from(user.version).unwrap_or(i64::MAX)),
+        license_id: Set(user.license.map(Into::into)),
     }
 }
 
@@ -52,5 +53,6 @@ pub(crate) fn from_row(row: users::Model) -> Result<User, StoreError> {
         last_active_at: row.last_active_at,
         deactivated_at: row.deactivated_at,
         version: u64::try_from(row.version).map_err(|e| corrupt("user version", e))?,
+        license: row.license_id.map(Into::into),
     })
 }

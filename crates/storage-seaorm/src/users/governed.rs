@@ -23,28 +23,34 @@ pub(crate) async fn lock_tenant(txn: &DatabaseTransaction, tenant: TenantId) -> 
     if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
-/// The stored role, status and version of a user of `tenant`.
-async fn current(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    user: uuid::Uuid,
-) -> Result<Option<(String, String, i64)>, StoreError> {
-    users::Entity::find()
+/// What a governed change re-reads of a user, under the tenant lock.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub role: String,
+    pub status: String,
+    pub version: i64,
+    pub license: Option<uuid::Uuid>,
+}
+
+/// The stored role, status, version and license of a user of `tenant`.
+async fn current(txn: &DatabaseTransaction, tenant: TenantId, user: uuid::Uuid) -> Result<Option<Stored>, StoreError> {
+    let row: Option<(String, String, i64, Option<uuid::Uuid>)> = users::Entity::find()
         .select_only()
-        .columns([users::Column::Role, users::Column::Status, users::Column::Version])
+        .columns([users::Column::Role, users::Column::Status, users::Column::Version, users::Column::LicenseId])
         .filter(users::Column::TenantId.eq(tenant.as_uuid()))
         .filter(users::Column::Id.eq(user))
         .into_tuple()
         .one(txn)
         .await
-        .map_err(unexpected)
+        .map_err(unexpected)?;
+    Ok(row.map(|(role, status, version, license)| Stored { role, status, version, license }))
 }
 
 /// Checks, with the tenant locked, that the acting user is still active with their role.
 pub(crate) async fn check_actor(txn: &DatabaseTransaction, tenant: TenantId, acting: Acting) -> Result<(), StoreError> {
     let Some((actor, role)) = acting else { return Ok(()) };
     let stored = current(txn, tenant, actor.as_uuid()).await?;
-    let unchanged = stored.is_some_and(|(r, s, _)| r == role.as_str() && s == UserStatus::Active.as_str());
+    let unchanged = stored.is_some_and(|s| s.role == role.as_str() && s.status == UserStatus::Active.as_str());
     if unchanged { Ok(()) } else { Err(StoreError::ActorChanged) }
 }
 
@@ -54,18 +60,18 @@ pub(crate) async fn is_active(
     tenant: TenantId,
     user: uuid::Uuid,
 ) -> Result<bool, StoreError> {
-    Ok(current(txn, tenant, user).await?.is_some_and(|(_, status, _)| status == UserStatus::Active.as_str()))
+    Ok(current(txn, tenant, user).await?.is_some_and(|s| s.status == UserStatus::Active.as_str()))
 }
 
-/// Locks the tenant and checks `premises` (see [`Premises`]); returns the target's stored role and status.
+/// Locks the tenant and checks `premises` (see [`Premises`]); returns what is stored of the target.
 pub(crate) async fn lock_and_check(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     premises: &Premises,
-) -> Result<(String, String), StoreError> {
+) -> Result<Stored, StoreError> {
     lock_tenant(txn, tenant).await?;
-    let (role, status, version) = current(txn, tenant, premises.target.as_uuid()).await?.ok_or(StoreError::NotFound)?;
-    if u64::try_from(version).ok() != Some(premises.version) {
+    let stored = current(txn, tenant, premises.target.as_uuid()).await?.ok_or(StoreError::NotFound)?;
+    if u64::try_from(stored.version).ok() != Some(premises.version) {
         return Err(StoreError::Stale);
     }
     check_actor(txn, tenant, premises.actor).await?;
@@ -82,5 +88,5 @@ pub(crate) async fn lock_and_check(
             return Err(StoreError::LastAdministrator);
         }
     }
-    Ok((role, status))
+    Ok(stored)
 }

@@ -12,12 +12,14 @@
 //!   total, computed first) pages over their ids: no planner estimate can then turn a rare value
 //!   into a walk of the whole tenant.
 //! - Totals: unfiltered or filtered by role and status only, they come from `user_counts`
-//!   (exact, one indexed read). Otherwise users are counted up to [`ListLimits::count_cap`];
+//!   (exact, one indexed read); filtered by license only, from the seats assigned that
+//!   `license_kinds` keeps. Otherwise users are counted up to [`ListLimits::count_cap`];
 //!   beyond, the total is reported as a lower bound (`exact: false`).
 
 use roster_domain::user::SortDirection;
 use roster_domain::{
-    Page, SearchText, StoreError, TenantId, Total, User, UserCursor, UserFilter, UserQuery, UserSortField,
+    LicenseKindId, Page, SearchText, StoreError, TenantId, Total, User, UserCursor, UserFilter, UserQuery,
+    UserSortField,
 };
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Func, LikeExpr, Query};
 use sea_orm::{
@@ -78,6 +80,14 @@ fn filtered(tenant: TenantId, filter: &UserFilter) -> Select<Entity> {
     }
     if let Some(code) = &filter.referral_code {
         select = select.filter(Column::ReferralCode.eq(code.as_str()));
+    }
+    if let Some(kind) = filter.license {
+        select = select.filter(Column::LicenseId.eq(kind.as_uuid()));
+    }
+    match filter.licensed {
+        Some(true) => select = select.filter(Column::LicenseId.is_not_null()),
+        Some(false) => select = select.filter(Column::LicenseId.is_null()),
+        None => {}
     }
     select
 }
@@ -146,6 +156,62 @@ async fn capped_count(db: &DatabaseConnection, select: Select<Entity>, cap: u64)
     Ok(if n > cap { Total { count: cap, exact: false } } else { Total { count: n, exact: true } })
 }
 
+/// The number of users matching `filter` when counters kept with every change tell it: a filter
+/// by role and status only (`user_counts`), or by license only (seats assigned per kind: every
+/// holder of a seat is counted in its kind, every other user holds none).
+async fn counted_total(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    filter: &UserFilter,
+) -> Result<Option<u64>, StoreError> {
+    let others_unset = filter.q.is_none()
+        && filter.created_from.is_none()
+        && filter.created_to.is_none()
+        && filter.referral_code.is_none();
+    if !others_unset {
+        return Ok(None);
+    }
+    let by_license = filter.license.is_some() || filter.licensed.is_some();
+    let by_role_or_status = filter.role.is_some() || filter.status.is_some();
+    if !by_license {
+        return Ok(Some(counts::count(db, tenant, filter.role, filter.status).await?));
+    }
+    if by_role_or_status {
+        return Ok(None);
+    }
+    Ok(Some(match (filter.license, filter.licensed) {
+        (Some(_), Some(false)) => 0,
+        (Some(kind), _) => seats_assigned(db, tenant, Some(kind)).await?,
+        (None, Some(true)) => seats_assigned(db, tenant, None).await?,
+        (None, _) => {
+            let all = counts::count(db, tenant, None, None).await?;
+            all.saturating_sub(seats_assigned(db, tenant, None).await?)
+        }
+    }))
+}
+
+/// The seats assigned of `kind` of `tenant`, or of all its kinds.
+async fn seats_assigned(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    kind: Option<LicenseKindId>,
+) -> Result<u64, StoreError> {
+    let mut sql = String::from(
+        "SELECT CAST(COALESCE(SUM(assigned), 0) AS BIGINT) AS assigned FROM license_kinds WHERE tenant_id = ?",
+    );
+    let mut values = vec![tenant.as_uuid().into()];
+    if let Some(kind) = kind {
+        sql.push_str(" AND id = ?");
+        values.push(kind.as_uuid().into());
+    }
+    let row = db.query_one_raw(raw(db.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    let assigned: i64 = match row {
+        Some(row) => row.try_get("", "assigned").map_err(unexpected)?,
+        None => 0,
+    };
+    Ok(u64::try_from(assigned).unwrap_or(0))
+}
+
 /// One page of users and the number of users matching the filters.
 pub(crate) async fn list(
     db: &DatabaseConnection,
@@ -166,14 +232,9 @@ pub(crate) async fn list(
         }
     }
 
-    let only_role_and_status = filter.q.is_none()
-        && filter.created_from.is_none()
-        && filter.created_to.is_none()
-        && filter.referral_code.is_none();
-    let total = if only_role_and_status {
-        Total { count: counts::count(db, tenant, filter.role, filter.status).await?, exact: true }
-    } else {
-        capped_count(db, matching.clone(), limits.count_cap).await?
+    let total = match counted_total(db, tenant, filter).await? {
+        Some(count) => Total { count, exact: true },
+        None => capped_count(db, matching.clone(), limits.count_cap).await?,
     };
 
     let filtered_at_all = filter != &UserFilter::default();

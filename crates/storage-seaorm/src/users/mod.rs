@@ -4,6 +4,7 @@ mod convert;
 mod counts;
 mod governed;
 pub(crate) mod listing;
+mod seats;
 
 use async_trait::async_trait;
 use roster_domain::audit::PERSONAL_FIELDS;
@@ -18,7 +19,7 @@ use sea_orm::{
 };
 
 pub(crate) use convert::{from_row, to_row};
-pub(crate) use governed::{is_active, lock_tenant};
+pub(crate) use governed::{check_actor, is_active, lock_tenant};
 
 use crate::Store;
 use crate::audit::insert_event;
@@ -76,9 +77,16 @@ impl UserRepository for Store {
 
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
-        let (role, status) = governed::lock_and_check(&txn, updated.tenant, premises).await?;
+        let stored = governed::lock_and_check(&txn, updated.tenant, premises).await?;
+        seats::moved(&txn, updated.tenant, stored.license, updated.license).await?;
         to_row(updated).update(&txn).await.map_err(unexpected)?;
-        counts::moved(&txn, updated.tenant, (&role, &status), (updated.role.as_str(), updated.status.as_str())).await?;
+        counts::moved(
+            &txn,
+            updated.tenant,
+            (&stored.role, &stored.status),
+            (updated.role.as_str(), updated.status.as_str()),
+        )
+        .await?;
         if updated.status == UserStatus::Deactivated {
             revoke_tokens(&txn, updated.id).await?;
         }
@@ -88,8 +96,9 @@ impl UserRepository for Store {
 
     async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
-        let (role, status) = governed::lock_and_check(&txn, tenant, premises).await?;
-        counts::adjust(&txn, tenant, &role, &status, -1).await?;
+        let stored = governed::lock_and_check(&txn, tenant, premises).await?;
+        counts::adjust(&txn, tenant, &stored.role, &stored.status, -1).await?;
+        seats::moved(&txn, tenant, stored.license, None).await?;
         anonymise_audit_trail(&txn, tenant, premises.target).await?;
         users::Entity::delete_by_id(premises.target.as_uuid()).exec(&txn).await.map_err(unexpected)?;
         insert_event(&txn, audit).await?;
@@ -97,8 +106,10 @@ impl UserRepository for Store {
     }
 }
 
-/// Inserts a user row, translating a duplicate email into [`StoreError::EmailTaken`].
+/// Inserts a user row, taking a seat of the license they hold, if any; translates a duplicate
+/// email into [`StoreError::EmailTaken`].
 pub(crate) async fn insert_user(txn: &DatabaseTransaction, user: &User) -> Result<(), StoreError> {
+    seats::moved(txn, user.tenant, None, user.license).await?;
     users::Entity::insert(to_row(user))
         .exec_without_returning(txn)
         .await

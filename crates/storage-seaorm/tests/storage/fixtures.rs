@@ -2,10 +2,13 @@
 
 use chrono::{Duration, SubsecRound as _, Utc};
 use roster_domain::ports::SystemClock;
-use roster_domain::ports::{TenantRepository as _, UserRepository as _};
+use roster_domain::ports::{LicenseRepository, TenantRepository as _, UserRepository as _};
 use roster_domain::services::{CreatedTenant, TenantService};
 use roster_domain::user::NewUser;
-use roster_domain::{Actor, AuditEvent, Email, Role, TenantName, Timestamp, User, UserSource};
+use roster_domain::{
+    Actor, AuditEvent, Email, LicenseKind, LicenseKindId, LicenseName, Role, Seats, TenantName, Timestamp, User,
+    UserSource,
+};
 use roster_storage::Store;
 use std::sync::Arc;
 
@@ -34,6 +37,26 @@ pub async fn add(store: &Store, created: &CreatedTenant, email: &str, role: Role
     let user = user_of(created, email, role, now());
     insert(store, &user).await;
     user
+}
+
+/// A license kind of `tenant` named `name` with `seats` seats, built in memory (not stored).
+pub fn license_of(created: &CreatedTenant, name: &str, seats: u64) -> LicenseKind {
+    LicenseKind {
+        id: LicenseKindId::new(),
+        tenant: created.tenant.id,
+        name: LicenseName::parse(name).unwrap(),
+        seats: Seats::new(seats).unwrap(),
+        assigned: 0,
+        created_at: now(),
+    }
+}
+
+/// Stores a license kind of `tenant` named `name` with `seats` seats, created by the system.
+pub async fn add_license(store: &Store, created: &CreatedTenant, name: &str, seats: u64) -> LicenseKind {
+    let kind = license_of(created, name, seats);
+    let audit = AuditEvent::license_created(&Actor::system(created.tenant.id), &kind, kind.created_at);
+    LicenseRepository::create(store, &kind, None, &audit).await.expect("license kind created");
+    kind
 }
 
 /// Now, at the microsecond precision stored.

@@ -4,6 +4,7 @@
 mod audit;
 mod fixtures;
 mod governance;
+mod licenses;
 mod listing;
 mod migrations;
 mod search;
