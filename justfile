@@ -29,7 +29,10 @@ ci:
 fuzz examples="50":
     scripts/fuzz --max-examples {{examples}}
 
-# Benchmark GET /v1/users with a million users on SQLite and PostgreSQL (results in bench/results).
+# Benchmark the user list, the dashboard and the access gate with a million users on SQLite and
+# PostgreSQL (results in bench/results).
 bench users="1000000":
     cargo run --release -p roster-bench -- users-list --database sqlite --users {{users}}
     cargo run --release -p roster-bench -- users-list --database postgres --users {{users}}
+    cargo run --release -p roster-bench -- access --database sqlite --users {{users}}
+    cargo run --release -p roster-bench -- access --database postgres --users {{users}}

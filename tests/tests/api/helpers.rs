@@ -98,6 +98,45 @@ impl TestApp {
         (user["id"].as_str().unwrap().to_owned(), self.token_for(email).await)
     }
 
+    /// Creates a license kind as the administrator and returns its id.
+    pub async fn create_license(&self, name: &str, seats: u64) -> String {
+        let created = self.post("/v1/licenses", &self.admin_token, json!({ "name": name, "seats": seats })).await;
+        created.expect(201)["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The license kind `id` as the administrator reads it.
+    pub async fn license(&self, id: &str) -> Value {
+        self.get(&format!("/v1/licenses/{id}"), &self.admin_token).await.expect(200).clone()
+    }
+
+    /// Gives the user `user` a seat of the kind `kind`, as the administrator.
+    pub async fn assign(&self, user: &str, kind: &str) -> Reply {
+        self.put(&format!("/v1/users/{user}/license"), &self.admin_token, json!({ "kind": kind })).await
+    }
+
+    /// The user `id` as the administrator reads it.
+    pub async fn user(&self, id: &str) -> Value {
+        self.get(&format!("/v1/users/{id}"), &self.admin_token).await.expect(200).clone()
+    }
+
+    /// Starts a second instance of the application on the same database, as a second replica
+    /// behind a load balancer would be: it creates no tenant, and this instance's tokens work on
+    /// it.
+    pub async fn another_instance(&self, db: &TestDatabase) -> TestApp {
+        let app = Application::build(&Settings::for_database(&db.url)).await.expect("second instance starts");
+        assert!(app.bootstrap().is_none(), "a database with a tenant is not bootstrapped again");
+        let base = format!("http://{}", app.address());
+        let app_state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            admin_token: self.admin_token.clone(),
+            admin_id: self.admin_id.clone(),
+            client: reqwest::Client::new(),
+            app_state,
+        }
+    }
+
     /// Issues a token for `email` of the default tenant, as the operator's CLI does.
     pub async fn token_for(&self, email: &str) -> String {
         let tenant = TenantName::parse("default").unwrap();
@@ -116,4 +155,9 @@ pub async fn reply(response: reqwest::Response) -> Reply {
     let text = response.text().await.expect("body read");
     let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     Reply { status, content_type, headers, body }
+}
+
+/// The `id` of a JSON body.
+pub fn id_of(body: &Value) -> String {
+    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
 }

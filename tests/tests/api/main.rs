@@ -4,8 +4,11 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod entitlements;
 mod governance;
 mod helpers;
+mod licenses;
 mod listing;
 mod openapi;
+mod seats;
 mod users;

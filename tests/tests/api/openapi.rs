@@ -18,7 +18,17 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         ("/v1/users/{id}/reactivate", "post", &["200", "400", "401", "403", "404", "409", "500"]),
         ("/v1/users/{id}/role", "put", &["200", "400", "401", "403", "404", "409", "413", "415", "500"]),
         ("/v1/users/{id}/purge", "delete", &["204", "400", "401", "403", "404", "409", "422", "500"]),
+        ("/v1/users/{id}/license", "put", &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"]),
+        ("/v1/users/{id}/license", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/entitlements", "get", &["200", "400", "401", "403", "404", "500"]),
         ("/v1/me", "get", &["200", "401", "500"]),
+        ("/v1/me/entitlements", "get", &["200", "401", "500"]),
+        ("/v1/licenses", "get", &["200", "401", "403", "500"]),
+        ("/v1/licenses", "post", &["201", "400", "401", "403", "409", "413", "415", "422", "500"]),
+        ("/v1/licenses/{id}", "get", &["200", "400", "401", "403", "404", "500"]),
+        ("/v1/licenses/{id}", "patch", &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"]),
+        ("/v1/licenses/{id}", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/metrics", "get", &["200", "401", "403", "500"]),
         ("/v1/audit", "get", &["200", "400", "401", "403", "422", "500"]),
         ("/healthz", "get", &["200"]),
         ("/readyz", "get", &["200", "503"]),
@@ -39,11 +49,14 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
 
     // Request bodies refuse unknown fields, and their optional fields accept null, as the server does.
     let schemas = &spec["components"]["schemas"];
-    for name in ["CreateUser", "UpdateUser", "ChangeRole"] {
+    for name in ["CreateUser", "UpdateUser", "ChangeRole", "CreateLicense", "UpdateLicense", "AssignLicense"] {
         assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
     }
     assert_eq!(schemas["UpdateUser"]["properties"]["name"]["nullable"], true);
     assert_eq!(schemas["CreateUser"]["properties"]["phone"]["nullable"], true);
+    assert_eq!(schemas["UpdateLicense"]["properties"]["name"]["nullable"], true);
+    assert_eq!(schemas["UpdateLicense"]["properties"]["seats"]["nullable"], true);
+    assert_eq!(schemas["CreateLicense"]["properties"]["seats"]["maximum"], 1_000_000_000.0);
     assert!(schemas["CreateUser"]["properties"]["email"].get("nullable").is_none(), "email is required");
 }
 

@@ -55,7 +55,7 @@ pub struct CreateLicenseRequest {
     #[oai(validator(min_length = 1, max_length = 64))]
     pub name: Text,
     /// Seats purchased: 0 to 1,000,000,000.
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     pub seats: u64,
 }
 
@@ -67,7 +67,7 @@ pub struct UpdateLicenseRequest {
     #[oai(validator(min_length = 1, max_length = 64))]
     pub name: Option<Text>,
     /// New number of seats: refused below the seats assigned (`seats_in_use`).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     pub seats: Option<u64>,
 }
 
