@@ -11,6 +11,7 @@ mod m20261122_000005_add_user_version;
 mod m20261122_000006_list_at_scale;
 mod m20261122_000007_short_search_index;
 mod m20261122_000008_create_license_kinds;
+mod m20261123_000009_create_invitations;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_list_at_scale::Migration),
             Box::new(m20261122_000007_short_search_index::Migration),
             Box::new(m20261122_000008_create_license_kinds::Migration),
+            Box::new(m20261123_000009_create_invitations::Migration),
         ]
     }
 }

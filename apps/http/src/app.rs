@@ -2,16 +2,18 @@
 //! listener, and serves until stopped. `main` only calls it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::Server;
 use poem::listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener};
 use roster_domain::UnexpectedError;
+use roster_domain::ports::{Clock, SystemClock};
 use roster_domain::services::CreatedTenant;
 use roster_storage::{DbErr, PoolSettings, Store};
 
 use crate::settings::{Settings, redact_url};
-use crate::state::AppState;
+use crate::state::{Adapters, AppState, EmailSettingsError};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,9 @@ pub enum StartupError {
         /// The cause.
         source: DbErr,
     },
+    /// The email settings are unusable.
+    #[error(transparent)]
+    Email(#[from] EmailSettingsError),
     /// The first tenant could not be created.
     #[error("cannot create the first tenant: {0}")]
     Bootstrap(#[from] UnexpectedError),
@@ -69,6 +74,14 @@ impl Application {
     /// # Errors
     /// See [`StartupError`].
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`build`](Self::build), with `clock` as every service's clock (tests move time).
+    ///
+    /// # Errors
+    /// See [`StartupError`].
+    pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         roster_domain::Phone::preload();
         // Bind before anything else: if the address is taken, nothing is created (in particular
         // not the first tenant, whose token is printed only once).
@@ -76,12 +89,13 @@ impl Application {
             .into_acceptor()
             .await
             .map_err(|source| StartupError::Bind { address: settings.listen, source })?;
-        let store = open_store(settings).await?;
-        let state = AppState::new(store);
-        let bootstrap =
-            state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
         let address =
             acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).unwrap_or(settings.listen);
+        let adapters = Adapters { clock, ..Adapters::new(&settings.email, &settings.public_url_or(address))? };
+        let store = open_store(settings).await?;
+        let state = AppState::new(store, adapters);
+        let bootstrap =
+            state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
         Ok(Self { acceptor, address, state, bootstrap })
     }
 

@@ -1,13 +1,16 @@
-//! The `roster` command line: `serve` (the default), `migrate`, `tenant create`, `token create`.
+//! The `roster` command line: `serve` (the default), `migrate`, `tenant create`, `token create`,
+//! `invite`, `openapi`.
 
 use clap::{Parser, Subcommand};
+use roster_domain::services::invitations::{InviteError, NewInvitation};
 use roster_domain::services::{CreateTenantError, IssueTokenError};
-use roster_domain::{Email, TenantName, TokenLabel};
+use roster_domain::user::NewUser;
+use roster_domain::{Actor, Email, Role, TenantName, TokenLabel, UnexpectedError};
 use roster_storage::{PoolSettings, Store, connect};
 
 use crate::app::{Application, StartupError, open_store};
-use crate::settings::{Settings, parse_email, parse_tenant};
-use crate::state::AppState;
+use crate::settings::{EmailSettings, Settings, parse_email, parse_tenant};
+use crate::state::{Adapters, AppState};
 
 /// Roster: who may sign in to your AI platform, with which role.
 #[derive(Parser, Debug)]
@@ -35,6 +38,43 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Invite a user: creates them invited and mails them a link (SMTP, or the local outbox);
+    /// prints the link on stdout too.
+    Invite {
+        /// The tenant's name.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantName,
+        /// The invitee's email.
+        #[arg(long, value_parser = parse_email)]
+        email: Email,
+        /// Their role.
+        #[arg(long, value_enum, default_value = "user")]
+        role: RoleArg,
+        /// A license kind (its name, in any letter case, or its id) whose seat is reserved for them.
+        #[arg(long)]
+        license: Option<String>,
+    },
+}
+
+/// A role, on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Everything.
+    Administrator,
+    /// Manages non-administrator users, agents, workspaces.
+    Collaborator,
+    /// Uses what is shared with them.
+    User,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Administrator => Role::Administrator,
+            RoleArg::Collaborator => Role::Collaborator,
+            RoleArg::User => Role::User,
+        }
+    }
 }
 
 /// Tenant commands.
@@ -84,6 +124,23 @@ pub enum CliError {
     /// Issuing a token failed.
     #[error(transparent)]
     Token(#[from] IssueTokenError),
+    /// Inviting failed.
+    #[error(transparent)]
+    Invite(#[from] InviteError),
+    /// No tenant has this name.
+    #[error("no tenant named {0}")]
+    UnknownTenant(TenantName),
+    /// The tenant has no license kind of this name or id.
+    #[error("tenant {tenant} has no license kind {license:?}; see GET /v1/licenses")]
+    UnknownLicense {
+        /// The tenant.
+        tenant: TenantName,
+        /// The name or id given.
+        license: String,
+    },
+    /// Something else failed.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
@@ -102,7 +159,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let db = connect("sqlite::memory:", PoolSettings::default())
                 .await
                 .map_err(|source| StartupError::Database { url: "sqlite::memory:".into(), source })?;
-            println!("{}", crate::api::openapi(&AppState::new(Store::new(db))).spec());
+            let adapters = Adapters::new(&EmailSettings::outbox(std::env::temp_dir()), "http://localhost")
+                .map_err(StartupError::from)?;
+            println!("{}", crate::api::openapi(&AppState::new(Store::new(db), adapters)).spec());
             Ok(())
         }
         Command::Migrate => {
@@ -111,7 +170,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Tenant(TenantCommand::Create { name, admin_email }) => {
-            let state = AppState::new(open_store(&cli.settings).await?);
+            let state = cli_state(&cli.settings).await?;
             let created = state.tenants.create(name, admin_email).await?;
             eprintln!(
                 "created tenant {} with administrator {}; their API token (shown once):",
@@ -120,14 +179,60 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", created.token.expose());
             Ok(())
         }
+        Command::Invite { tenant, email, role, license } => {
+            invite(&cli.settings, tenant, email, role.into(), license).await
+        }
         Command::Token(TokenCommand::Create { tenant, email, label }) => {
-            let state = AppState::new(open_store(&cli.settings).await?);
+            let state = cli_state(&cli.settings).await?;
             let secret = state.tokens.issue(&tenant, &email, &label).await?;
             eprintln!("API token for {email} in tenant {tenant} (shown once):");
             println!("{}", secret.expose());
             Ok(())
         }
     }
+}
+
+/// The services for a command run from the shell: the configured store and email, links
+/// under the public URL (or the default listen address).
+async fn cli_state(settings: &Settings) -> Result<AppState, CliError> {
+    let adapters =
+        Adapters::new(&settings.email, &settings.public_url_or(settings.listen)).map_err(StartupError::from)?;
+    Ok(AppState::new(open_store(settings).await?, adapters))
+}
+
+/// `roster invite`: the operator invites on the tenant's behalf (acting as the system).
+async fn invite(
+    settings: &Settings,
+    tenant: TenantName,
+    email: Email,
+    role: Role,
+    license: Option<String>,
+) -> Result<(), CliError> {
+    let state = cli_state(settings).await?;
+    let found = state.tenants.find(&tenant).await?.ok_or_else(|| CliError::UnknownTenant(tenant.clone()))?;
+    let actor = Actor::system(found.id);
+    let license = match license {
+        None => None,
+        Some(wanted) => {
+            let kinds = state.licenses.names(&actor).await?;
+            let kind = kinds.into_iter().find(|(id, name)| {
+                name.as_str().eq_ignore_ascii_case(wanted.trim()) || id.to_string() == wanted.trim()
+            });
+            Some(kind.ok_or(CliError::UnknownLicense { tenant: tenant.clone(), license: wanted })?.0)
+        }
+    };
+    let user = NewUser { email, name: None, phone: None, role, referral_code: None };
+    let issued = state.invitations.invite(&actor, NewInvitation { user, license }).await?;
+    let delivery = &issued.invitation.delivery;
+    eprintln!(
+        "invited {} to tenant {tenant} as {role}; the link works until {}; email: {}{}",
+        issued.user.email,
+        issued.invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
+        delivery.status.as_str(),
+        delivery.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+    );
+    println!("{}", issued.link);
+    Ok(())
 }
 
 async fn serve(settings: &Settings) -> Result<(), CliError> {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use roster_domain::{Email, TenantName};
@@ -43,6 +44,111 @@ pub struct Settings {
     /// Email of the administrator created at first start on an empty database.
     #[arg(long, env = "ROSTER_BOOTSTRAP_ADMIN_EMAIL", default_value = "admin@example.com", value_parser = parse_email, global = true)]
     pub bootstrap_admin_email: Email,
+
+    /// The address users reach Roster at (or the front end that serves the invitation page),
+    /// put in the links mailed to invitees, e.g. `https://ai.example.com`. Default: `http://`
+    /// and the listen address.
+    #[arg(long, env = "ROSTER_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<String>,
+
+    /// How email is sent.
+    #[command(flatten)]
+    pub email: EmailSettings,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpTlsMode {
+    /// Plain text (a relay on the same host or network only).
+    None,
+    /// Upgrade with STARTTLS, required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// Email delivery: an SMTP relay when `--smtp-host` is set, else the local outbox (each message
+/// is logged and written as a file to `--outbox-dir`), so invitations work with no setup.
+#[derive(Args, Clone)]
+pub struct EmailSettings {
+    /// SMTP relay host; unset: messages go to the local outbox.
+    #[arg(long, env = "ROSTER_SMTP_HOST", global = true)]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port; default 587 with STARTTLS, 465 with implicit TLS, 25 without TLS.
+    #[arg(long, env = "ROSTER_SMTP_PORT", global = true)]
+    pub smtp_port: Option<u16>,
+
+    /// How the SMTP connection is secured.
+    #[arg(long, env = "ROSTER_SMTP_TLS", value_enum, default_value = "starttls", global = true)]
+    pub smtp_tls: SmtpTlsMode,
+
+    /// SMTP user name, if the relay wants one.
+    #[arg(long, env = "ROSTER_SMTP_USERNAME", global = true)]
+    pub smtp_username: Option<String>,
+
+    /// SMTP password (never printed).
+    #[arg(long, env = "ROSTER_SMTP_PASSWORD", global = true)]
+    pub smtp_password: Option<String>,
+
+    /// Sender of every email, e.g. `Roster <roster@example.com>`.
+    #[arg(long, env = "ROSTER_EMAIL_FROM", default_value = "Roster <roster@localhost>", global = true)]
+    pub email_from: String,
+
+    /// Directory of the local outbox (used when no SMTP host is set).
+    #[arg(long, env = "ROSTER_OUTBOX_DIR", default_value = "roster-outbox", global = true)]
+    pub outbox_dir: PathBuf,
+}
+
+impl EmailSettings {
+    /// The port: the configured one, or the usual one for the TLS mode.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.smtp_tls {
+            SmtpTlsMode::None => 25,
+            SmtpTlsMode::Starttls => 587,
+            SmtpTlsMode::Implicit => 465,
+        })
+    }
+
+    /// The local outbox in `dir`, with every other setting at its default.
+    #[must_use]
+    pub fn outbox(dir: PathBuf) -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTlsMode::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            email_from: "Roster <roster@localhost>".to_owned(),
+            outbox_dir: dir,
+        }
+    }
+}
+
+impl fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.port())
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "***"))
+            .field("email_from", &self.email_from)
+            .field("outbox_dir", &self.outbox_dir)
+            .finish()
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && text.len() > "https://".len()
+        && !text.contains(['?', '#', ' ']);
+    if valid {
+        Ok(text.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!("not an http(s) URL without query: {text}"))
+    }
 }
 
 pub(crate) fn parse_tenant(text: &str) -> Result<TenantName, String> {
@@ -65,7 +171,15 @@ impl Settings {
             log_format: LogFormat::Text,
             bootstrap_tenant: TenantName::parse("default").expect("valid"),
             bootstrap_admin_email: Email::parse("admin@example.com").expect("valid"),
+            public_url: None,
+            email: EmailSettings::outbox(std::env::temp_dir().join("roster-outbox")),
         }
+    }
+
+    /// The public URL: the configured one, or `http://` and the address actually bound.
+    #[must_use]
+    pub fn public_url_or(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
     }
 }
 
@@ -92,6 +206,8 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("bootstrap_tenant", &self.bootstrap_tenant.as_str())
             .field("bootstrap_admin_email", &self.bootstrap_admin_email.as_str())
+            .field("public_url", &self.public_url)
+            .field("email", &self.email)
             .finish()
     }
 }
@@ -107,6 +223,8 @@ mod tests {
         assert_eq!(redact_url("sqlite://roster.db?mode=rwc"), "sqlite://roster.db?mode=rwc");
         let mut settings = Settings::for_database("postgres://u:hunter2@h/d");
         settings.listen = "127.0.0.1:1".parse().unwrap();
-        assert!(!format!("{settings:?}").contains("hunter2"));
+        settings.email.smtp_password = Some("swordfish".into());
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("swordfish"), "{printed}");
     }
 }

@@ -1,21 +1,96 @@
-//! The services every request handler uses, wired onto one store.
+//! The services every request handler uses, wired onto one store and the outside world's
+//! adapters (clock, email).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use roster_domain::ports::{Clock, SystemClock};
-use roster_domain::services::{AccessService, AuditService, LicenseService, TenantService, TokenService, UserService};
+use roster_domain::ports::{Clock, EmailSender, SystemClock};
+use roster_domain::services::{
+    AcceptLinks, AccessService, AuditService, InvitationService, LicenseService, TenantService, TokenService,
+    UserService,
+};
+use roster_email::{OutboxSender, SmtpSender, SmtpSettings, SmtpTls};
 use roster_storage::Store;
 
-/// The wired application: services over the store's adapters.
-#[derive(Debug, Clone)]
+use crate::settings::{EmailSettings, SmtpTlsMode};
+
+/// The adapters of the ports that are not storage.
+#[derive(Clone)]
+pub struct Adapters {
+    /// Tells the time.
+    pub clock: Arc<dyn Clock>,
+    /// Sends email.
+    pub email: Arc<dyn EmailSender>,
+    /// Builds the accept links of invitations.
+    pub links: AcceptLinks,
+}
+
+impl std::fmt::Debug for Adapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapters").field("links", &self.links).finish_non_exhaustive()
+    }
+}
+
+/// Email settings that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid email settings: {0}")]
+pub struct EmailSettingsError(String);
+
+impl Adapters {
+    /// The system clock, the email sender `email` configures (SMTP when a host is set, else the
+    /// local outbox), and links under `public_url`.
+    ///
+    /// # Errors
+    /// The SMTP settings or the sender address are unusable.
+    pub fn new(email: &EmailSettings, public_url: &str) -> Result<Self, EmailSettingsError> {
+        Ok(Self { clock: Arc::new(SystemClock), email: email_sender(email)?, links: AcceptLinks::new(public_url) })
+    }
+}
+
+/// How long an SMTP relay gets to connect and answer, and how many times a message is tried.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+const SMTP_ATTEMPTS: u32 = 3;
+
+fn email_sender(settings: &EmailSettings) -> Result<Arc<dyn EmailSender>, EmailSettingsError> {
+    let invalid = |e: &dyn std::fmt::Display| EmailSettingsError(e.to_string());
+    let Some(host) = &settings.smtp_host else {
+        let outbox = OutboxSender::new(settings.outbox_dir.clone()).map_err(|e| invalid(&e))?;
+        return Ok(Arc::new(outbox.with_from(&settings.email_from).map_err(|e| invalid(&e))?));
+    };
+    let credentials = match (&settings.smtp_username, &settings.smtp_password) {
+        (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+        (None, None) => None,
+        _ => return Err(EmailSettingsError("give both an SMTP user name and password, or neither".into())),
+    };
+    let tls = match settings.smtp_tls {
+        SmtpTlsMode::None => SmtpTls::None,
+        SmtpTlsMode::Starttls => SmtpTls::StartTls,
+        SmtpTlsMode::Implicit => SmtpTls::Implicit,
+    };
+    let smtp = SmtpSettings {
+        host: host.clone(),
+        port: settings.port(),
+        tls,
+        credentials,
+        from: settings.email_from.clone(),
+        timeout: SMTP_TIMEOUT,
+        attempts: SMTP_ATTEMPTS,
+    };
+    Ok(Arc::new(SmtpSender::new(smtp).map_err(|e| invalid(&e))?))
+}
+
+/// The wired application: services over the store and the adapters.
+#[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// The clock every service reads.
+    pub clock: Arc<dyn Clock>,
     /// User use cases.
     pub users: UserService,
     /// Token issuing and authentication.
     pub tokens: TokenService,
-    /// Tenant creation.
+    /// Tenant creation and settings.
     pub tenants: TenantService,
     /// The audit trail.
     pub audit: AuditService,
@@ -23,21 +98,38 @@ pub struct AppState {
     pub licenses: LicenseService,
     /// The access gate and the dashboard.
     pub access: AccessService,
+    /// Invitations.
+    pub invitations: InvitationService,
 }
 
 impl AppState {
-    /// Wires every service onto `store` with the system clock.
-    pub fn new(store: Store) -> Self {
+    /// Wires every service onto `store` and `adapters`.
+    pub fn new(store: Store, adapters: Adapters) -> Self {
         let shared = Arc::new(store.clone());
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let Adapters { clock, email, links } = adapters;
         Self {
             users: UserService::new(shared.clone(), clock.clone()),
             tokens: TokenService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
             licenses: LicenseService::new(shared.clone(), shared.clone(), clock.clone()),
-            access: AccessService::new(shared.clone()),
-            tenants: TenantService::new(shared.clone(), clock),
+            access: AccessService::new(shared.clone(), shared.clone(), clock.clone()),
+            invitations: InvitationService::new(
+                shared.clone(),
+                shared.clone(),
+                shared.clone(),
+                email,
+                clock.clone(),
+                links,
+            ),
+            tenants: TenantService::new(shared.clone(), clock.clone()),
             audit: AuditService::new(shared),
+            clock,
             store,
         }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).finish_non_exhaustive()
     }
 }

@@ -224,4 +224,48 @@ async fn tenant_and_token_commands_print_working_tokens(db: TestDatabase) {
     }
 }
 
+#[tokio::test]
+async fn invite_prints_the_link_and_writes_it_to_one_message_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    // `invite` acts for an existing tenant: only `serve` creates one at first start.
+    let created =
+        run(roster(dir.path(), None).args(["tenant", "create", "--name", "default", "--admin-email", "a@example.com"]));
+    assert!(created.status.success(), "{created:?}");
+
+    let invited = run(roster(dir.path(), None)
+        .args(["invite", "--tenant", "default", "--email", "x@example.com", "--public-url", "https://ai.example.com"])
+        .arg("--outbox-dir")
+        .arg(&outbox));
+
+    assert!(invited.status.success(), "{invited:?}");
+    let link = stdout(&invited);
+    assert!(link.starts_with("https://ai.example.com/invitations/accept?token=inv_"), "only the link: {link}");
+    assert!(!link.contains(char::is_whitespace), "one line: {link}");
+    let stderr = String::from_utf8_lossy(&invited.stderr);
+    assert!(stderr.contains("invited x@example.com") && stderr.contains("email: sent"), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"), "{files:?}");
+    let message = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(message.contains("To: x@example.com"), "{message}");
+    assert!(message.contains(&format!("\r\n{link}\r\n")), "the link as printed: {message}");
+
+    // The printed link is live: the served API accepts its token.
+    let server = serve(dir.path(), None);
+    let token = link.split_once("?token=").unwrap().1;
+    let accepted = reqwest::Client::new()
+        .post(format!("{}/v1/invitations/accept", server.base))
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let body: Value = accepted.json().await.unwrap();
+    assert_eq!(
+        (body["user"]["email"].as_str(), body["user"]["status"].as_str()),
+        (Some("x@example.com"), Some("active"))
+    );
+}
+
 on_both_databases!(tenant_and_token_commands_print_working_tokens);

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
+use crate::invitation::{Invitation, TenantSettings};
 use crate::{Actor, ActorIdentity, AuditEventId, PageLimit, Tenant, TenantId, Timestamp, User, UserId};
 
 /// What happened.
@@ -38,6 +39,16 @@ pub enum AuditAction {
     LicenseUpdated,
     /// A license kind was deleted.
     LicenseDeleted,
+    /// A user was invited (created in status invited, with an invitation link).
+    UserInvited,
+    /// A user's invitation link was replaced (reinvite or copy link).
+    InvitationReissued,
+    /// An invitation was revoked: the never-activated user was removed.
+    InvitationRevoked,
+    /// An invitation was accepted: the user became active.
+    InvitationAccepted,
+    /// A tenant's settings changed.
+    TenantSettingsChanged,
 }
 
 impl AuditAction {
@@ -55,6 +66,11 @@ impl AuditAction {
         Self::LicenseCreated,
         Self::LicenseUpdated,
         Self::LicenseDeleted,
+        Self::UserInvited,
+        Self::InvitationReissued,
+        Self::InvitationRevoked,
+        Self::InvitationAccepted,
+        Self::TenantSettingsChanged,
     ];
 
     /// The stable dotted name used in storage and the API.
@@ -73,6 +89,11 @@ impl AuditAction {
             Self::LicenseCreated => "license.created",
             Self::LicenseUpdated => "license.updated",
             Self::LicenseDeleted => "license.deleted",
+            Self::UserInvited => "user.invited",
+            Self::InvitationReissued => "invitation.reissued",
+            Self::InvitationRevoked => "invitation.revoked",
+            Self::InvitationAccepted => "invitation.accepted",
+            Self::TenantSettingsChanged => "tenant.settings_changed",
         }
     }
 }
@@ -252,6 +273,63 @@ impl AuditEvent {
         let target = AuditTarget { kind: TargetKind::User, id: user.id.into(), label: None };
         let mut event = Self::new(actor, AuditAction::UserPurged, target, now);
         event.before = Some(json!({ "role": user.role.as_str(), "status": user.status.as_str() }));
+        event
+    }
+
+    /// `user` was invited with `invitation`.
+    #[must_use]
+    pub fn user_invited(actor: &Actor, user: &User, invitation: &Invitation, now: Timestamp) -> Self {
+        let mut event = Self::new(actor, AuditAction::UserInvited, Self::user_target(user), now);
+        let mut after = user_fields(user);
+        after.insert("source".into(), user.source.as_str().into());
+        after.insert("expires_at".into(), invitation.expires_at.to_rfc3339().into());
+        event.after = Some(Value::Object(after));
+        event
+    }
+
+    /// `user` got a new invitation link, mailed or handed to the actor (`mailed` false).
+    #[must_use]
+    pub fn invitation_reissued(
+        actor: &Actor,
+        user: &User,
+        invitation: &Invitation,
+        mailed: bool,
+        now: Timestamp,
+    ) -> Self {
+        let mut event = Self::new(actor, AuditAction::InvitationReissued, Self::user_target(user), now);
+        event.after = Some(json!({ "expires_at": invitation.expires_at.to_rfc3339(), "mailed": mailed }));
+        event
+    }
+
+    /// The invitation of `user` was revoked and the never-activated user removed. Like a purge,
+    /// the record keeps no personal data.
+    #[must_use]
+    pub fn invitation_revoked(actor: &Actor, user: &User, now: Timestamp) -> Self {
+        let target = AuditTarget { kind: TargetKind::User, id: user.id.into(), label: None };
+        let mut event = Self::new(actor, AuditAction::InvitationRevoked, target, now);
+        event.before = Some(json!({
+            "role": user.role.as_str(),
+            "status": user.status.as_str(),
+            "license": user.license.map(|kind| kind.to_string()),
+        }));
+        event
+    }
+
+    /// The tenant's settings went from `before` to `after`.
+    #[must_use]
+    pub fn tenant_settings_changed(
+        actor: &Actor,
+        tenant: &Tenant,
+        before: &TenantSettings,
+        after: &TenantSettings,
+        now: Timestamp,
+    ) -> Self {
+        let target =
+            AuditTarget { kind: TargetKind::Tenant, id: tenant.id.into(), label: Some(tenant.name.to_string()) };
+        let mut event = Self::new(actor, AuditAction::TenantSettingsChanged, target, now);
+        let fields = |settings: &TenantSettings| json!({ "invitation_ttl_seconds": settings.invitation_ttl.seconds() });
+        event.before = Some(fields(before));
+        event.after = Some(fields(after));
         event
     }
 

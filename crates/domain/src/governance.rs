@@ -73,6 +73,33 @@ pub fn check_license_management(actor: &Actor) -> Result<(), Violation> {
     require(actor, Capability::ManageLicenses)
 }
 
+/// May `actor` invite a user with `role`, holding a seat when `with_license`? As for creating
+/// a user, and giving a seat needs `manage_licenses`.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_invite(actor: &Actor, role: Role, with_license: bool) -> Result<(), Violation> {
+    check_create(actor, role)?;
+    if with_license { check_license_management(actor) } else { Ok(()) }
+}
+
+/// May `actor` reinvite `target`, copy their link or revoke their invitation? As for
+/// reactivating them: `manage_users`, and only administrators act on administrators.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_invitation(actor: &Actor, target: &User) -> Result<(), Violation> {
+    check_reactivation(actor, target)
+}
+
+/// May `actor` change the tenant's settings? Administrators only.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_settings(actor: &Actor) -> Result<(), Violation> {
+    require(actor, Capability::ManageSettings)
+}
+
 /// May `actor` see `target`? Everyone sees themselves; seeing others needs `view_users`.
 ///
 /// # Errors

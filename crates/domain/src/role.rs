@@ -35,6 +35,8 @@ pub enum Capability {
     ManageBilling,
     /// The dashboard's metrics (users, seats, invitations).
     ViewDashboard,
+    /// The tenant's settings (invitation lifetime, ...).
+    ManageSettings,
     /// Create and manage agents.
     ManageAgents,
     /// Create and manage workspaces.
@@ -57,6 +59,7 @@ const ADMINISTRATOR: &[Capability] = &[
     C::ManageBudgets,
     C::ManageBilling,
     C::ViewDashboard,
+    C::ManageSettings,
     C::ManageAgents,
     C::ManageWorkspaces,
     C::ManageGroups,
@@ -130,6 +133,7 @@ impl Capability {
             C::ManageBudgets => "manage_budgets",
             C::ManageBilling => "manage_billing",
             C::ViewDashboard => "view_dashboard",
+            C::ManageSettings => "manage_settings",
             C::ManageAgents => "manage_agents",
             C::ManageWorkspaces => "manage_workspaces",
             C::ManageGroups => "manage_groups",

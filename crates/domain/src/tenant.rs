@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::invitation::TenantSettings;
 use crate::{TenantId, Timestamp};
 
 /// A tenant's unique name, used on the command line: 1 to 63 of `a-z 0-9 -`, starting with a
@@ -59,6 +60,8 @@ pub struct Tenant {
     pub name: TenantName,
     /// When the tenant was created.
     pub created_at: Timestamp,
+    /// Its settings.
+    pub settings: TenantSettings,
 }
 
 #[cfg(test)]

@@ -11,8 +11,22 @@ use crate::{TenantId, Timestamp, TokenId, UserId};
 
 const PREFIX: &str = "rst_";
 const SECRET_BYTES: usize = 32;
-/// Length of a secret: the prefix and 32 random bytes in unpadded base64url.
-const SECRET_LEN: usize = PREFIX.len() + 43;
+/// Length of the random part of a secret: 32 bytes in unpadded base64url.
+const RANDOM_LEN: usize = 43;
+
+/// A fresh secret: `prefix` and 256 random bits from the operating system, in unpadded base64url.
+pub(crate) fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0_u8; SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Whether `presented` has the form of a secret made by [`random_secret`] with `prefix`.
+pub(crate) fn is_secret(presented: &str, prefix: &str) -> bool {
+    presented.len() == prefix.len() + RANDOM_LEN
+        && presented.starts_with(prefix)
+        && presented[prefix.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// A bearer secret (`rst_` and 256 random bits). Shown to its owner once; its `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,18 +36,13 @@ impl TokenSecret {
     /// A fresh secret from the operating system's random source.
     #[must_use]
     pub fn generate() -> Self {
-        let mut bytes = [0_u8; SECRET_BYTES];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+        Self(random_secret(PREFIX))
     }
 
     /// Reads a presented secret; `None` when it cannot be one of ours (no lookup needed).
     #[must_use]
     pub fn parse(presented: &str) -> Option<Self> {
-        let well_formed = presented.len() == SECRET_LEN
-            && presented.starts_with(PREFIX)
-            && presented[PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        well_formed.then(|| Self(presented.to_owned()))
+        is_secret(presented, PREFIX).then(|| Self(presented.to_owned()))
     }
 
     /// The secret, to show its owner.
@@ -45,7 +54,7 @@ impl TokenSecret {
     /// The hash under which the secret is stored and looked up.
     #[must_use]
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        TokenHash::of(&self.0)
     }
 }
 
@@ -55,12 +64,18 @@ impl fmt::Debug for TokenSecret {
     }
 }
 
-/// SHA-256 of a secret. Secrets carry 256 random bits, so a fast hash is enough: there is
-/// nothing to brute-force.
+/// SHA-256 of a secret (an API token or an invitation link). Secrets carry 256 random bits, so
+/// a fast hash is enough: there is nothing to brute-force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
 impl TokenHash {
+    /// The hash of `secret`.
+    #[must_use]
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
     /// The hash as bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8; 32] {

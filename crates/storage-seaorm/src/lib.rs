@@ -8,6 +8,7 @@
 mod audit;
 mod connect;
 mod entities;
+mod invitations;
 mod licenses;
 mod tenants;
 mod tokens;

@@ -1,9 +1,12 @@
 //! [`TenantRepository`] on SeaORM.
 
 use async_trait::async_trait;
+use roster_domain::governance::Acting;
+use roster_domain::invitation::{InvitationTtl, TenantSettings};
 use roster_domain::ports::TenantRepository;
 use roster_domain::{ApiToken, AuditEvent, StoreError, Tenant, TenantId, TenantName, User};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _};
 
 use crate::Store;
@@ -11,14 +14,25 @@ use crate::audit::insert_event;
 use crate::entities::tenants;
 use crate::tokens::insert_token;
 use crate::transaction::{begin_write, corrupt, is_unique_violation, unexpected};
-use crate::users::insert_user;
+use crate::users::{check_actor, insert_user, lock_tenant};
 
 fn from_row(row: tenants::Model) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: row.id.into(),
         name: TenantName::parse(&row.name).map_err(|e| corrupt("tenant name", e))?,
         created_at: row.created_at,
+        settings: TenantSettings {
+            invitation_ttl: u64::try_from(row.invitation_ttl_seconds)
+                .ok()
+                .and_then(|seconds| InvitationTtl::from_seconds(seconds).ok())
+                .ok_or_else(|| corrupt("invitation lifetime", row.invitation_ttl_seconds))?,
+        },
     })
+}
+
+/// The stored invitation lifetime (at most 30 days in seconds: fits an `i32`).
+fn ttl_column(settings: &TenantSettings) -> i32 {
+    i32::try_from(settings.invitation_ttl.seconds()).unwrap_or(i32::MAX)
 }
 
 #[async_trait]
@@ -36,6 +50,7 @@ impl TenantRepository for Store {
             name: Set(tenant.name.to_string()),
             revision: Set(0),
             created_at: Set(tenant.created_at),
+            invitation_ttl_seconds: Set(ttl_column(&tenant.settings)),
         };
         tenants::Entity::insert(row).exec_without_returning(&txn).await.map_err(|error| {
             if is_unique_violation(&error) { StoreError::TenantNameTaken } else { unexpected(error) }
@@ -60,6 +75,26 @@ impl TenantRepository for Store {
             .await
             .map_err(unexpected)?;
         row.map(from_row).transpose()
+    }
+
+    async fn update_settings(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+        acting: Acting,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        lock_tenant(&txn, tenant).await?;
+        check_actor(&txn, tenant, acting).await?;
+        tenants::Entity::update_many()
+            .col_expr(tenants::Column::InvitationTtlSeconds, Expr::val(ttl_column(settings)))
+            .filter(tenants::Column::Id.eq(tenant.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)
     }
 
     async fn any_exists(&self) -> Result<bool, StoreError> {

@@ -52,7 +52,7 @@ async fn entitlements_say_whether_a_user_may_use_ai_right_now(db: TestDatabase) 
         [&admin["role"], &admin["licensed"], &admin["ai_access"]],
         [&json!("administrator"), &json!(false), &json!(false)]
     );
-    assert_eq!(admin["capabilities"].as_array().unwrap().len(), 13);
+    assert_eq!(admin["capabilities"].as_array().unwrap().len(), 14);
     assert!(admin["capabilities"].as_array().unwrap().contains(&json!("manage_licenses")));
 
     app.delete(&format!("/v1/users/{licensed_id}"), &app.admin_token).await.expect(200);
@@ -159,7 +159,7 @@ async fn the_metrics_count_users_and_seats_as_counted_by_hand(db: TestDatabase) 
         metrics.expect(200),
         &json!({
             "total_users": 12, "licensed": 7, "unlicensed": 5, "administrators": 3, "active": 12,
-            "pending_invitations": 0, "deactivated": 0,
+            "pending_invitations": 0, "expired_invitations": 0, "deactivated": 0,
             "licenses": [pool(&business_kind, 5, 5), pool(&pro_kind, 3, 2)],
         })
     );
@@ -178,7 +178,7 @@ async fn the_metrics_count_users_and_seats_as_counted_by_hand(db: TestDatabase) 
         metrics.expect(200),
         &json!({
             "total_users": 11, "licensed": 5, "unlicensed": 4, "administrators": 2, "active": 9,
-            "pending_invitations": 0, "deactivated": 2,
+            "pending_invitations": 0, "expired_invitations": 0, "deactivated": 2,
             "licenses": [pool(&business_kind, 5, 4), pool(&pro_kind, 3, 1)],
         })
     );

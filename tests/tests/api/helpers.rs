@@ -1,7 +1,16 @@
-//! `spawn_app` and a small client for the API.
+//! `spawn_app` and a small client for the API; `spawn_mailing_app` for an instance that mails
+//! through a test SMTP server and runs on a clock the test moves.
 
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{SubsecRound as _, TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
-use roster_domain::{Email, TenantName, TokenLabel};
+use roster_domain::ports::{Clock, SystemClock};
+use roster_domain::{Email, TenantName, Timestamp, TokenLabel};
+use roster_email::testing::{ReceivedMessage, TestSmtpServer};
+use roster_http::settings::SmtpTlsMode;
 use roster_http::{Application, Settings};
 use roster_storage::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -44,7 +53,12 @@ impl Reply {
 
 /// Starts the application on `db` and returns once it serves.
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
-    let app = Application::build(&Settings::for_database(&db.url)).await.expect("application starts");
+    spawn_app_with(&Settings::for_database(&db.url), Arc::new(SystemClock)).await
+}
+
+/// Starts the application with `settings` (on an empty database) and `clock`.
+pub async fn spawn_app_with(settings: &Settings, clock: Arc<dyn Clock>) -> TestApp {
+    let app = Application::build_with_clock(settings, clock).await.expect("application starts");
     let created = app.bootstrap().expect("an empty database gets a first tenant");
     let admin_token = created.token.expose().to_owned();
     let admin_id = created.admin.id.to_string();
@@ -123,7 +137,13 @@ impl TestApp {
     /// behind a load balancer would be: it creates no tenant, and this instance's tokens work on
     /// it.
     pub async fn another_instance(&self, db: &TestDatabase) -> TestApp {
-        let app = Application::build(&Settings::for_database(&db.url)).await.expect("second instance starts");
+        self.another_instance_with(&Settings::for_database(&db.url)).await
+    }
+
+    /// As [`another_instance`](Self::another_instance), configured with `settings` (whose
+    /// database is this instance's).
+    pub async fn another_instance_with(&self, settings: &Settings) -> TestApp {
+        let app = Application::build(settings).await.expect("second instance starts");
         assert!(app.bootstrap().is_none(), "a database with a tenant is not bootstrapped again");
         let base = format!("http://{}", app.address());
         let app_state = app.state().clone();
@@ -160,4 +180,125 @@ pub async fn reply(response: reqwest::Response) -> Reply {
 /// The `id` of a JSON body.
 pub fn id_of(body: &Value) -> String {
     body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
+}
+
+/// A clock the test moves: it starts at the real time and advances only when told.
+#[derive(Debug)]
+pub struct TestClock(Mutex<Timestamp>);
+
+impl TestClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(Utc::now().trunc_subsecs(6))))
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Settings for an instance on `db` that mails through an SMTP server at 127.0.0.1 and
+/// `smtp_port`, in plain text.
+pub fn smtp_settings(db: &TestDatabase, smtp_port: u16) -> Settings {
+    let mut settings = Settings::for_database(&db.url);
+    settings.email.smtp_host = Some("127.0.0.1".to_owned());
+    settings.email.smtp_port = Some(smtp_port);
+    settings.email.smtp_tls = SmtpTlsMode::None;
+    settings.email.email_from = "Roster <roster@example.com>".to_owned();
+    settings
+}
+
+/// How long a mail may take to arrive, and how long the test waits to be sure none comes.
+pub const MAIL_ARRIVES_WITHIN: Duration = Duration::from_secs(10);
+pub const NO_MAIL_WITHIN: Duration = Duration::from_millis(500);
+
+/// An instance that mails through its own test SMTP server and runs on a test clock.
+pub struct MailingApp {
+    pub app: TestApp,
+    pub smtp: TestSmtpServer,
+    pub clock: Arc<TestClock>,
+}
+
+impl Deref for MailingApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+/// Starts the application on `db`, mailing through a fresh test SMTP server, on a test clock.
+pub async fn spawn_mailing_app(db: &TestDatabase) -> MailingApp {
+    let smtp = TestSmtpServer::start();
+    let clock = TestClock::new();
+    let app = spawn_app_with(&smtp_settings(db, smtp.port()), clock.clone()).await;
+    MailingApp { app, smtp, clock }
+}
+
+impl MailingApp {
+    /// The accept link of the next mail the SMTP server receives.
+    pub async fn mailed_link(&self) -> String {
+        let message = self.smtp.next_message(MAIL_ARRIVES_WITHIN).await.expect("an invitation mail arrives");
+        accept_link(&message)
+    }
+
+    /// Asserts that no mail arrives within a short wait.
+    pub async fn expect_no_mail(&self) {
+        let message = self.smtp.next_message(NO_MAIL_WITHIN).await;
+        assert!(message.is_none(), "no mail was expected: {message:?}");
+    }
+
+    /// Invites `email` (with the other fields of `extra`) as the administrator, expects 201,
+    /// and returns the user and the link mailed to them.
+    pub async fn invite_and_read_link(&self, email: &str, extra: Value) -> (Value, String) {
+        let mut body = json!({ "email": email });
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        let user = self.invite(&self.admin_token, body).await.expect(201).clone();
+        (user, self.mailed_link().await)
+    }
+}
+
+impl TestApp {
+    /// `POST /v1/invitations` with `token`.
+    pub async fn invite(&self, token: &str, body: Value) -> Reply {
+        self.post("/v1/invitations", token, body).await
+    }
+
+    /// `POST /v1/users/{id}/invitation` (reinvite) as the administrator.
+    pub async fn reinvite(&self, id: &str) -> Reply {
+        self.call(Method::POST, &format!("/v1/users/{id}/invitation"), Some(&self.admin_token), None).await
+    }
+
+    /// `POST /v1/invitations/accept` (public) with the token of `link` and `name`, if any.
+    pub async fn accept(&self, link: &str, name: Option<&str>) -> Reply {
+        self.accept_token(token_of(link), name).await
+    }
+
+    /// `POST /v1/invitations/accept` (public) with `token` and `name`, if any.
+    pub async fn accept_token(&self, token: &str, name: Option<&str>) -> Reply {
+        let body = match name {
+            Some(name) => json!({ "token": token, "name": name }),
+            None => json!({ "token": token }),
+        };
+        self.call(Method::POST, "/v1/invitations/accept", None, Some(body)).await
+    }
+}
+
+/// The accept link (`http...://.../invitations/accept?token=inv_...`) in a received mail's text.
+pub fn accept_link(message: &ReceivedMessage) -> String {
+    let data = &message.data;
+    let path = data.find("/invitations/accept?token=").unwrap_or_else(|| panic!("no accept link in {data}"));
+    let start = data[..path].rfind("http").unwrap_or_else(|| panic!("no absolute accept link in {data}"));
+    let end = data[start..].find(|c: char| c.is_whitespace() || c == '"' || c == '<').map_or(data.len(), |i| start + i);
+    data[start..end].to_owned()
+}
+
+/// The token of an accept link.
+pub fn token_of(link: &str) -> &str {
+    link.split_once("?token=").unwrap_or_else(|| panic!("no token in {link}")).1
 }

@@ -7,6 +7,8 @@ mod bad_input;
 mod entitlements;
 mod governance;
 mod helpers;
+mod invitation_rules;
+mod invitations;
 mod licenses;
 mod listing;
 mod openapi;

@@ -29,6 +29,13 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         ("/v1/licenses/{id}", "patch", &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"]),
         ("/v1/licenses/{id}", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
         ("/v1/metrics", "get", &["200", "401", "403", "500"]),
+        ("/v1/invitations", "post", &["201", "400", "401", "403", "409", "413", "415", "422", "500"]),
+        ("/v1/users/{id}/invitation", "post", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/invitation", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/invitation/link", "post", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/invitations/accept", "post", &["200", "400", "404", "410", "413", "415", "422", "429", "500"]),
+        ("/v1/settings", "get", &["200", "401", "403", "500"]),
+        ("/v1/settings", "patch", &["200", "400", "401", "403", "409", "413", "415", "500"]),
         ("/v1/audit", "get", &["200", "400", "401", "403", "422", "500"]),
         ("/healthz", "get", &["200"]),
         ("/readyz", "get", &["200", "503"]),
@@ -46,10 +53,27 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         }
     }
     assert_eq!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"], "bearer");
+    // Accepting an invitation is public (the link is the proof) and says when to retry.
+    let accept = &spec["paths"]["/v1/invitations/accept"]["post"];
+    assert!(accept.get("security").is_none(), "{accept}");
+    assert!(spec["paths"]["/v1/invitations"]["post"]["security"].is_array());
+    assert_eq!(header_names(&accept["responses"]["429"]), ["retry-after"], "{accept}");
+    assert_eq!(header_names(&spec["paths"]["/v1/invitations"]["post"]["responses"]["201"]), ["location"]);
 
     // Request bodies refuse unknown fields, and their optional fields accept null, as the server does.
     let schemas = &spec["components"]["schemas"];
-    for name in ["CreateUser", "UpdateUser", "ChangeRole", "CreateLicense", "UpdateLicense", "AssignLicense"] {
+    let closed = [
+        "CreateUser",
+        "UpdateUser",
+        "ChangeRole",
+        "CreateLicense",
+        "UpdateLicense",
+        "AssignLicense",
+        "CreateInvitation",
+        "AcceptInvitation",
+        "UpdateSettings",
+    ];
+    for name in closed {
         assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
     }
     assert_eq!(schemas["UpdateUser"]["properties"]["name"]["nullable"], true);
@@ -58,6 +82,12 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
     assert_eq!(schemas["UpdateLicense"]["properties"]["seats"]["nullable"], true);
     assert_eq!(schemas["CreateLicense"]["properties"]["seats"]["maximum"], 1_000_000_000.0);
     assert!(schemas["CreateUser"]["properties"]["email"].get("nullable").is_none(), "email is required");
+}
+
+/// The names of the headers a response declares, lowercased.
+fn header_names(response: &serde_json::Value) -> Vec<String> {
+    let headers = response["headers"].as_object().map(|headers| headers.keys().map(|name| name.to_lowercase()));
+    headers.map(Iterator::collect).unwrap_or_default()
 }
 
 async fn the_docs_and_probes_answer(db: TestDatabase) {

@@ -37,8 +37,8 @@ pub struct EntitlementsBody {
     pub role: RoleDto,
     /// What the role lets the user do (`view_users`, `manage_users`, `manage_administrators`,
     /// `purge_users`, `view_audit`, `manage_licenses`, `manage_budgets`, `manage_billing`,
-    /// `view_dashboard`, `manage_agents`, `manage_workspaces`, `manage_groups`,
-    /// `manage_connectors`).
+    /// `view_dashboard`, `manage_settings`, `manage_agents`, `manage_workspaces`,
+    /// `manage_groups`, `manage_connectors`).
     pub capabilities: Vec<String>,
 }
 
@@ -71,8 +71,10 @@ pub struct MetricsBody {
     pub administrators: u64,
     /// Users whose status is active: they accepted their invitation or were created active.
     pub active: u64,
-    /// Users invited who have not accepted yet.
+    /// Invited users whose link still works.
     pub pending_invitations: u64,
+    /// Invited users whose link expired (or who have none): reinvite them.
+    pub expired_invitations: u64,
     /// Deactivated users.
     pub deactivated: u64,
     /// Every license kind with its seats, assigned and available: the distribution of licenses.
@@ -88,6 +90,7 @@ impl From<Dashboard> for MetricsBody {
             administrators: dashboard.administrators,
             active: dashboard.active,
             pending_invitations: dashboard.pending_invitations,
+            expired_invitations: dashboard.expired_invitations,
             deactivated: dashboard.deactivated,
             licenses: dashboard.licenses.into_iter().map(Into::into).collect(),
         }
@@ -187,8 +190,8 @@ impl AccessApi {
 
     /// Dashboard metrics
     ///
-    /// Total, licensed, unlicensed, administrators, active users, pending invitations and
-    /// deactivated users, and every license kind's seats, assigned and available. Read from
+    /// Total, licensed, unlicensed, administrators, active users, pending and expired
+    /// invitations, deactivated users, and every license kind's seats, assigned and available. Read from
     /// counters kept with every change: constant cost at any tenant size. Administrators only.
     #[oai(path = "/metrics", method = "get", operation_id = "getMetrics", tag = "ApiTags::Dashboard")]
     async fn metrics(&self, auth: BearerAuth) -> MetricsResponse {

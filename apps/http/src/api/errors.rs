@@ -18,14 +18,21 @@
 //! | `seats_in_use` | 409 | fewer seats than are assigned (`assigned`) |
 //! | `license_in_use` | 409 | a kind with seats assigned cannot be deleted (`assigned`) |
 //! | `user_deactivated` | 409 | deactivated users hold no seat; reactivate them first |
+//! | `not_invited` | 409 | the user is not invited (active or deactivated): no invitation to resend, copy or revoke |
+//! | `invitation_not_found` | 404 | the invitation link is unknown, used, replaced or revoked (indistinguishably) |
+//! | `invitation_expired` | 410 | the invitation link expired; ask for a new one |
+//! | `too_many_requests` | 429 | too many attempts from this client; `Retry-After` says when to try again |
 //! | `last_administrator` | 409 | the tenant's last active administrator is protected |
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not `application/json` |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_setting` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
+use roster_domain::services::invitations::{
+    AcceptInvitationError, InviteError, ReissueInvitationError, RevokeInvitationError,
+};
 use roster_domain::services::licenses::{
     AssignLicenseError, CreateLicenseError, DeleteLicenseError, GetLicenseError, ListLicensesError,
     UnassignLicenseError, UpdateLicenseError,
@@ -34,8 +41,8 @@ use roster_domain::services::users::{
     ChangeRoleError, CreateUserError, DeactivateUserError, GetUserError, ListUsersError, PurgeUserError,
     ReactivateUserError, UpdateProfileError,
 };
-use roster_domain::services::{AuthenticateError, DashboardError, EntitlementsError, ListAuditError};
-use roster_domain::{LicenseKindId, UnexpectedError, Violation};
+use roster_domain::services::{AuthenticateError, DashboardError, EntitlementsError, ListAuditError, SettingsError};
+use roster_domain::{LicenseKindId, UnexpectedError, UserStatus, Violation};
 
 use super::problem::Problem;
 
@@ -327,6 +334,80 @@ impl From<DashboardError> for Problem {
         match error {
             DashboardError::Forbidden(v) => v.into(),
             DashboardError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+fn not_invited(status: UserStatus, instead: &str) -> Problem {
+    Problem::conflict("not_invited", format!("the user is {status}, not invited: {instead}"))
+}
+
+impl From<InviteError> for Problem {
+    fn from(error: InviteError) -> Self {
+        match error {
+            InviteError::Forbidden(v) => v.into(),
+            InviteError::EmailTaken(email) => {
+                Problem::conflict("email_taken", format!("a user with email {email} already exists in this tenant"))
+            }
+            InviteError::LicenseNotFound => {
+                Problem::unprocessable("unknown_license", "no license kind with this id in your tenant")
+            }
+            InviteError::NoSeats { kind, seats, assigned } => no_seats(kind, seats, assigned),
+            InviteError::Conflict => concurrent_modification(),
+            InviteError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReissueInvitationError> for Problem {
+    fn from(error: ReissueInvitationError) -> Self {
+        match error {
+            ReissueInvitationError::Forbidden(v) => v.into(),
+            ReissueInvitationError::NotFound => user_not_found(),
+            ReissueInvitationError::NotInvited(status) => not_invited(status, "there is no invitation to send"),
+            ReissueInvitationError::Conflict => concurrent_modification(),
+            ReissueInvitationError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<RevokeInvitationError> for Problem {
+    fn from(error: RevokeInvitationError) -> Self {
+        match error {
+            RevokeInvitationError::Forbidden(v) => v.into(),
+            RevokeInvitationError::NotFound => user_not_found(),
+            RevokeInvitationError::NotInvited(status) => {
+                not_invited(status, "they have been active; deactivate them instead")
+            }
+            RevokeInvitationError::Conflict => concurrent_modification(),
+            RevokeInvitationError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<AcceptInvitationError> for Problem {
+    fn from(error: AcceptInvitationError) -> Self {
+        match error {
+            AcceptInvitationError::NotFound => Problem::not_found(
+                "invitation_not_found",
+                "this invitation link is unknown, already used, replaced by a newer one, or revoked",
+            ),
+            AcceptInvitationError::Expired => Problem::new(
+                poem::http::StatusCode::GONE,
+                "invitation_expired",
+                "this invitation link expired; ask an administrator to invite you again",
+            ),
+            AcceptInvitationError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<SettingsError> for Problem {
+    fn from(error: SettingsError) -> Self {
+        match error {
+            SettingsError::Forbidden(v) => v.into(),
+            SettingsError::Conflict => concurrent_modification(),
+            SettingsError::Unexpected(e) => e.into(),
         }
     }
 }

@@ -11,11 +11,13 @@ mod auth;
 pub mod document;
 mod errors;
 mod health;
+mod invitations;
 mod licenses;
 mod me;
 mod middleware;
 mod models;
 pub mod problem;
+mod settings;
 mod text;
 mod users;
 mod views;
@@ -38,10 +40,14 @@ enum ApiTags {
     Users,
     /// The caller.
     Me,
+    /// Invitations: invite, reinvite, copy link, revoke, accept.
+    Invitations,
     /// License kinds and seats.
     Licenses,
     /// The tenant's numbers.
     Dashboard,
+    /// The tenant's settings.
+    Settings,
     /// The audit trail.
     Audit,
     /// Probes for orchestrators.
@@ -56,15 +62,34 @@ pub const MAX_JSON_BODY: usize = 64 * 1024;
 pub fn openapi(
     state: &AppState,
 ) -> OpenApiService<
-    (users::UsersApi, me::MeApi, licenses::LicensesApi, access::AccessApi, audit::AuditApi, health::HealthApi),
+    (
+        users::UsersApi,
+        me::MeApi,
+        invitations::InvitationsApi,
+        licenses::LicensesApi,
+        access::AccessApi,
+        settings::SettingsApi,
+        audit::AuditApi,
+        health::HealthApi,
+    ),
     (),
 > {
-    let views = views::UserViews { licenses: state.licenses.clone() };
+    let views = views::UserViews {
+        licenses: state.licenses.clone(),
+        invitations: state.invitations.clone(),
+        clock: state.clock.clone(),
+    };
     let apis = (
         users::UsersApi { users: state.users.clone(), views: views.clone() },
         me::MeApi { users: state.users.clone(), views: views.clone() },
+        invitations::InvitationsApi {
+            invitations: state.invitations.clone(),
+            views: views.clone(),
+            limiter: Arc::new(invitations::AcceptLimiter::default()),
+        },
         licenses::LicensesApi { licenses: state.licenses.clone(), views },
         access::AccessApi { access: state.access.clone() },
+        settings::SettingsApi { tenants: state.tenants.clone() },
         audit::AuditApi { audit: state.audit.clone() },
         health::HealthApi { store: state.store.clone() },
     );
@@ -76,7 +101,8 @@ fn serve_document(document: poem::web::Data<&Arc<Document>>) -> Response {
     Response::builder().content_type("application/json; charset=utf-8").body(document.json.clone())
 }
 
-/// The whole HTTP application: API, `/openapi.json`, Swagger UI at `/docs`.
+/// The whole HTTP application: API, `/openapi.json`, Swagger UI at `/docs`, and the page that
+/// mailed invitation links open (`/invitations/accept`), which posts the link's token to the API.
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = openapi(state);
     let raw = api.spec();
@@ -88,6 +114,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", api)
         .at("/openapi.json", get(serve_document))
         .at("/docs", docs)
+        .at("/invitations/accept", get(handler_fn(Html(include_str!("accept.html").to_owned()))))
         .data(state.tokens.clone())
         .around(middleware::limit_body)
         .around(middleware::errors_as_problems)

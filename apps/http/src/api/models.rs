@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::types::{Email as EmailString, MaybeUndefined};
 use poem_openapi::{Enum, Object};
+use roster_domain::invitation::{DeliveryStatus, Invitation, InvitationState};
 use roster_domain::user::{NewUser, ProfileChanges};
 use roster_domain::{Email, PersonName, Phone, ReferralCode, Role, User, UserSource, UserStatus};
 use uuid::Uuid;
@@ -135,6 +136,107 @@ pub struct UserBody {
     pub deactivated_at: Option<DateTime<Utc>>,
     /// The license whose seat the user holds; absent when unlicensed.
     pub license: Option<LicenseRef>,
+    /// The invitation of an invited user; absent for other users.
+    pub invitation: Option<InvitationBody>,
+}
+
+/// Whether an invitation link still works.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "InvitationState", rename_all = "lowercase")]
+pub enum InvitationStateDto {
+    /// The link works until `expires_at`.
+    Pending,
+    /// The link expired (or the user has none): reinvite.
+    Expired,
+}
+
+impl From<InvitationState> for InvitationStateDto {
+    fn from(state: InvitationState) -> Self {
+        match state {
+            InvitationState::Pending => Self::Pending,
+            InvitationState::Expired => Self::Expired,
+        }
+    }
+}
+
+impl From<InvitationStateDto> for InvitationState {
+    fn from(state: InvitationStateDto) -> Self {
+        match state {
+            InvitationStateDto::Pending => Self::Pending,
+            InvitationStateDto::Expired => Self::Expired,
+        }
+    }
+}
+
+/// How the mailing of the current link went.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "DeliveryStatus", rename_all = "snake_case")]
+pub enum DeliveryStatusDto {
+    /// Being sent.
+    Pending,
+    /// Handed to the mail system.
+    Sent,
+    /// Refused or unreachable (see `error`): reinvite to send a new link.
+    Failed,
+    /// Not mailed: the link was copied by an administrator.
+    NotSent,
+}
+
+/// The invitation of an invited user.
+#[derive(Object, Debug, Clone)]
+#[oai(rename = "Invitation", skip_serializing_if_is_none)]
+pub struct InvitationBody {
+    /// Whether the link still works.
+    pub state: InvitationStateDto,
+    /// When the link stops working; absent when the user has no link (e.g. reactivated before
+    /// accepting).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whole seconds left until `expires_at` (0 once expired): the countdown.
+    pub expires_in_seconds: u64,
+    /// How the mailing of the current link went.
+    pub delivery: Option<DeliveryBody>,
+}
+
+/// How the mailing of a link went.
+#[derive(Object, Debug, Clone)]
+#[oai(rename = "Delivery", skip_serializing_if_is_none)]
+pub struct DeliveryBody {
+    /// The outcome.
+    pub status: DeliveryStatusDto,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When the outcome was known.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl InvitationBody {
+    /// The invitation of an invited user as of `now` (`None`: they have no link).
+    pub fn new(invitation: Option<&Invitation>, now: DateTime<Utc>) -> Self {
+        let Some(invitation) = invitation else {
+            return Self {
+                state: InvitationStateDto::Expired,
+                expires_at: None,
+                expires_in_seconds: 0,
+                delivery: None,
+            };
+        };
+        let status = match invitation.delivery.status {
+            DeliveryStatus::Pending => DeliveryStatusDto::Pending,
+            DeliveryStatus::Sent => DeliveryStatusDto::Sent,
+            DeliveryStatus::Failed => DeliveryStatusDto::Failed,
+            DeliveryStatus::NotSent => DeliveryStatusDto::NotSent,
+        };
+        Self {
+            state: invitation.state(now).into(),
+            expires_at: Some(invitation.expires_at),
+            expires_in_seconds: invitation.seconds_left(now),
+            delivery: Some(DeliveryBody {
+                status,
+                error: invitation.delivery.error.clone(),
+                at: invitation.delivery.at,
+            }),
+        }
+    }
 }
 
 /// A license kind, named.
@@ -148,8 +250,8 @@ pub struct LicenseRef {
 }
 
 impl UserBody {
-    /// The body of `user`, who holds `license`.
-    pub fn new(user: User, license: Option<LicenseRef>) -> Self {
+    /// The body of `user`, who holds `license` (and, when invited, has `invitation`).
+    pub fn new(user: User, license: Option<LicenseRef>, invitation: Option<InvitationBody>) -> Self {
         Self {
             id: user.id.into(),
             email: user.email.to_string(),
@@ -165,6 +267,7 @@ impl UserBody {
             last_active_at: user.last_active_at,
             deactivated_at: user.deactivated_at,
             license,
+            invitation,
         }
     }
 }
@@ -193,11 +296,11 @@ pub(crate) fn parse_email(text: &str) -> Result<Email, Problem> {
     Email::parse(text).map_err(|e| Problem::unprocessable("invalid_email", e.to_string()))
 }
 
-fn parse_name(text: &str) -> Result<PersonName, Problem> {
+pub(crate) fn parse_name(text: &str) -> Result<PersonName, Problem> {
     PersonName::parse(text).map_err(|e| Problem::unprocessable("invalid_name", e.to_string()))
 }
 
-fn parse_phone(text: &str) -> Result<Phone, Problem> {
+pub(crate) fn parse_phone(text: &str) -> Result<Phone, Problem> {
     Phone::parse(text).map_err(|e| Problem::unprocessable("invalid_phone", e.to_string()))
 }
 

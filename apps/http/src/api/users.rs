@@ -5,15 +5,15 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, OpenApi};
 use roster_domain::services::UserService;
-use roster_domain::user::SortDirection;
+use roster_domain::user::{InvitationFilter, SortDirection};
 use roster_domain::{PageLimit, SearchText, Total, UserCursor, UserFilter, UserQuery, UserSort, UserSortField};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::models::{
-    ChangeRoleRequest, CreateUserRequest, RoleDto, StatusDto, UpdateUserRequest, UserBody, UserPage,
-    parse_referral_code,
+    ChangeRoleRequest, CreateUserRequest, InvitationStateDto, RoleDto, StatusDto, UpdateUserRequest, UserBody,
+    UserPage, parse_referral_code,
 };
 use super::problem::{Problem, answer, from_request_error, problem_responses};
 use super::views::UserViews;
@@ -276,6 +276,7 @@ fn user_query(
     referral_code: Option<String>,
     license: Option<Uuid>,
     licensed: Option<bool>,
+    invitation: Option<InvitationFilter>,
     sort: SortFieldParam,
     order: OrderParam,
     cursor: Option<String>,
@@ -307,6 +308,7 @@ fn user_query(
         referral_code: referral_code.as_deref().map(parse_referral_code).transpose()?,
         license: license.map(Into::into),
         licensed,
+        invitation,
     };
     Ok(UserQuery { filter, sort, after, limit })
 }
@@ -340,6 +342,8 @@ impl UsersApi {
         license: Query<Option<Uuid>>,
         /// Holds a seat of any kind (`true`) or none (`false`; deactivated users hold none).
         licensed: Query<Option<bool>>,
+        /// Is invited, with a link that still works (`pending`) or not (`expired`: reinvite).
+        invitation: Query<Option<InvitationStateDto>>,
         /// Order by this column.
         #[oai(default)]
         sort: Query<SortFieldParam>,
@@ -364,6 +368,7 @@ impl UsersApi {
                     referral_code.0,
                     license.0,
                     licensed.0,
+                    invitation.0.map(|state| InvitationFilter { state: state.into(), at: self.views.clock.now() }),
                     sort.0,
                     order.0,
                     cursor.0,

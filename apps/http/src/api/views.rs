@@ -1,18 +1,29 @@
-//! Users as the API shows them: with the name of the license each holds, looked up once per
-//! response (a tenant has a handful of license kinds) and only when a user holds one.
+//! Users as the API shows them: with the name of the license each holds and, for invited users,
+//! their invitation. Both are looked up once per response (a tenant has a handful of license
+//! kinds; a page holds at most 200 users) and only when some user needs them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use roster_domain::services::LicenseService;
-use roster_domain::{Actor, LicenseKindId, LicenseName, User};
+use roster_domain::ports::Clock;
+use roster_domain::services::{InvitationService, LicenseService};
+use roster_domain::{Actor, LicenseKindId, LicenseName, User, UserId, UserStatus};
 
-use super::models::{LicenseRef, UserBody};
+use super::models::{InvitationBody, LicenseRef, UserBody};
 use super::problem::Problem;
 
 /// Renders users for an actor.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UserViews {
     pub licenses: LicenseService,
+    pub invitations: InvitationService,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for UserViews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserViews")
+    }
 }
 
 impl UserViews {
@@ -28,6 +39,15 @@ impl UserViews {
         } else {
             HashMap::new()
         };
+        let invited: Vec<UserId> =
+            users.iter().filter(|user| user.status == UserStatus::Invited).map(|user| user.id).collect();
+        let invitations: HashMap<UserId, _> = if invited.is_empty() {
+            HashMap::new()
+        } else {
+            let found = self.invitations.of_users(actor.tenant, &invited).await?;
+            found.into_iter().map(|invitation| (invitation.user, invitation)).collect()
+        };
+        let now = self.clock.now();
         Ok(users
             .into_iter()
             .map(|user| {
@@ -37,7 +57,9 @@ impl UserViews {
                     // deleted between the two reads, shown by id alone.
                     name: names.get(&kind).map(ToString::to_string).unwrap_or_default(),
                 });
-                UserBody::new(user, license)
+                let invitation =
+                    (user.status == UserStatus::Invited).then(|| InvitationBody::new(invitations.get(&user.id), now));
+                UserBody::new(user, license, invitation)
             })
             .collect())
     }

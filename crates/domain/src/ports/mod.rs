@@ -8,6 +8,8 @@
 
 mod audit;
 mod clock;
+mod email;
+mod invitations;
 mod licenses;
 mod tenants;
 mod tokens;
@@ -15,6 +17,8 @@ mod users;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, SystemClock};
+pub use email::EmailSender;
+pub use invitations::InvitationRepository;
 pub use licenses::{AccessFacts, LicenseRepository};
 pub use tenants::TenantRepository;
 pub use tokens::TokenRepository;
@@ -24,6 +28,10 @@ pub use users::UserRepository;
 pub use audit::MockAuditLog;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use email::MockEmailSender;
+#[cfg(any(test, feature = "mocks"))]
+pub use invitations::MockInvitationRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use licenses::MockLicenseRepository;
 #[cfg(any(test, feature = "mocks"))]

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::governance::Acting;
+use crate::invitation::TenantSettings;
 use crate::{ApiToken, AuditEvent, StoreError, Tenant, TenantId, TenantName, User};
 
 /// Stores tenants.
@@ -33,6 +35,20 @@ pub trait TenantRepository: Send + Sync {
     /// # Errors
     /// [`StoreError::Unexpected`] only.
     async fn find_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError>;
+
+    /// Stores `settings` as the settings of `tenant` and records `audit`, in one transaction
+    /// that re-checks `acting` (as governed user changes do).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] or [`StoreError::ActorChanged`]; nothing is written
+    /// then.
+    async fn update_settings(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+        acting: Acting,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
 
     /// Whether any tenant exists (first start creates one when none does).
     ///

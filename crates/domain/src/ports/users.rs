@@ -48,8 +48,8 @@ pub trait UserRepository: Send + Sync {
 
     /// Replaces the stored user `updated.id` with `updated` and records `audit`, in one
     /// transaction that first re-checks `premises` (see [`Premises`]). When the change
-    /// deactivates the user, it MUST also revoke every credential of theirs in that transaction:
-    /// reactivating them later does not bring old tokens back. When the user's license changes,
+    /// deactivates the user, it MUST also revoke every credential of theirs in that transaction,
+    /// API tokens and invitation link alike: reactivating them later brings none back. When the user's license changes,
     /// it MUST return the old seat and take the new one in that transaction, never letting a
     /// kind's assigned seats exceed its seats, under any concurrency.
     ///
@@ -61,7 +61,8 @@ pub trait UserRepository: Send + Sync {
     /// (or [`StoreError::LicenseNotFound`] when it does not exist in the tenant); nothing is written then.
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError>;
 
-    /// Deletes the user `premises.target` of `tenant` for good (returning their seat) with everything that belongs to it,
+    /// Deletes the user `premises.target` of `tenant` for good (returning their seat) with
+    /// everything that belongs to it (tokens, invitation),
     /// removes personal data from the audit events about or by that user, and records `audit`,
     /// in one transaction that first re-checks `premises`.
     ///

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::governance;
-use crate::ports::LicenseRepository;
+use crate::ports::{Clock, InvitationRepository, LicenseRepository};
 use crate::{
     Actor, Capability, HeldLicense, LicenseKind, Role, StoreError, UnexpectedError, UserId, UserStatus, Violation,
 };
@@ -69,8 +69,10 @@ pub struct Dashboard {
     pub administrators: u64,
     /// Users whose status is active (they accepted their invitation or were created active).
     pub active: u64,
-    /// Users invited who have not accepted yet.
+    /// Invited users whose link still works.
     pub pending_invitations: u64,
+    /// Invited users whose link expired (or who have none): reinvite them.
+    pub expired_invitations: u64,
     /// Deactivated users.
     pub deactivated: u64,
     /// Every license kind, with seats, assigned and available.
@@ -92,6 +94,8 @@ pub enum DashboardError {
 #[derive(Clone)]
 pub struct AccessService {
     licenses: Arc<dyn LicenseRepository>,
+    invitations: Arc<dyn InvitationRepository>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for AccessService {
@@ -101,9 +105,13 @@ impl std::fmt::Debug for AccessService {
 }
 
 impl AccessService {
-    /// A service over this port.
-    pub fn new(licenses: Arc<dyn LicenseRepository>) -> Self {
-        Self { licenses }
+    /// A service over these ports.
+    pub fn new(
+        licenses: Arc<dyn LicenseRepository>,
+        invitations: Arc<dyn InvitationRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { licenses, invitations, clock }
     }
 
     /// What the user `id` may do right now, in one read. Everyone reads their own; reading
@@ -140,13 +148,16 @@ impl AccessService {
         let total = sum(&|_, _| true);
         let deactivated = sum(&|_, status| status == UserStatus::Deactivated);
         let licensed = licenses.iter().map(|kind| kind.assigned).sum::<u64>();
+        let invited = sum(&|_, status| status == UserStatus::Invited);
+        let pending = self.invitations.count_pending(actor.tenant, self.clock.now()).await.map_err(unexpected)?;
         Ok(Dashboard {
             total,
             licensed,
             unlicensed: (total - deactivated).saturating_sub(licensed),
             administrators: sum(&|role, status| role == Role::Administrator && status != UserStatus::Deactivated),
             active: sum(&|_, status| status == UserStatus::Active),
-            pending_invitations: sum(&|_, status| status == UserStatus::Invited),
+            pending_invitations: pending,
+            expired_invitations: invited.saturating_sub(pending),
             deactivated,
             licenses,
         })

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+pub mod invitations;
 pub mod licenses;
 mod tenants;
 mod tokens;
@@ -10,7 +11,8 @@ pub mod users;
 
 pub use access::{AccessService, Dashboard, DashboardError, Entitlements, EntitlementsError};
 pub use audit::{AuditService, ListAuditError};
+pub use invitations::{AcceptLinks, InvitationService};
 pub use licenses::LicenseService;
-pub use tenants::{CreateTenantError, CreatedTenant, TenantService};
+pub use tenants::{CreateTenantError, CreatedTenant, SettingsError, TenantService};
 pub use tokens::{AuthenticateError, IssueTokenError, TokenService};
 pub use users::UserService;

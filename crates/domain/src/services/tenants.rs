@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::invitation::TenantSettings;
 use crate::ports::{Clock, TenantRepository};
 use crate::user::NewUser;
 use crate::{
@@ -31,7 +32,21 @@ pub enum CreateTenantError {
     Unexpected(#[from] UnexpectedError),
 }
 
-/// Creates tenants. Only the operator (CLI, first start) does this.
+/// Reading or changing a tenant's settings failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Administrators only.
+    #[error(transparent)]
+    Forbidden(#[from] crate::Violation),
+    /// The acting user changed meanwhile; nothing was written.
+    #[error("your own account changed while this request ran; retry")]
+    Conflict,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Creates tenants (only the operator does: CLI, first start) and keeps their settings.
 #[derive(Clone)]
 pub struct TenantService {
     tenants: Arc<dyn TenantRepository>,
@@ -57,7 +72,7 @@ impl TenantService {
     /// See [`CreateTenantError`].
     pub async fn create(&self, name: TenantName, admin_email: Email) -> Result<CreatedTenant, CreateTenantError> {
         let now = self.clock.now();
-        let tenant = Tenant { id: TenantId::new(), name, created_at: now };
+        let tenant = Tenant { id: TenantId::new(), name, created_at: now, settings: TenantSettings::default() };
         let new =
             NewUser { email: admin_email, name: None, phone: None, role: Role::Administrator, referral_code: None };
         let admin = User::create(tenant.id, new, UserSource::Created, now);
@@ -74,6 +89,50 @@ impl TenantService {
             Err(StoreError::TenantNameTaken) => Err(CreateTenantError::NameTaken(tenant.name)),
             Err(other) => Err(other.into_unexpected().into()),
         }
+    }
+
+    /// The tenant named `name` (for the operator's command line).
+    ///
+    /// # Errors
+    /// Unexpected storage failures only.
+    pub async fn find(&self, name: &TenantName) -> Result<Option<Tenant>, UnexpectedError> {
+        self.tenants.find_by_name(name).await.map_err(StoreError::into_unexpected)
+    }
+
+    /// The settings of the actor's tenant. Administrators only.
+    ///
+    /// # Errors
+    /// See [`SettingsError`].
+    pub async fn settings(&self, actor: &Actor) -> Result<TenantSettings, SettingsError> {
+        crate::governance::check_settings(actor)?;
+        Ok(self.load(actor.tenant).await?.settings)
+    }
+
+    /// Replaces the settings of the actor's tenant with `settings`. Administrators only.
+    ///
+    /// # Errors
+    /// See [`SettingsError`].
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        settings: TenantSettings,
+    ) -> Result<TenantSettings, SettingsError> {
+        crate::governance::check_settings(actor)?;
+        let tenant = self.load(actor.tenant).await?;
+        if tenant.settings == settings {
+            return Ok(settings);
+        }
+        let audit = AuditEvent::tenant_settings_changed(actor, &tenant, &tenant.settings, &settings, self.clock.now());
+        match self.tenants.update_settings(tenant.id, &settings, crate::governance::acting(actor), &audit).await {
+            Ok(()) => Ok(settings),
+            Err(StoreError::ActorChanged) => Err(SettingsError::Conflict),
+            Err(other) => Err(other.into_unexpected().into()),
+        }
+    }
+
+    async fn load(&self, id: TenantId) -> Result<Tenant, UnexpectedError> {
+        let tenant = self.tenants.get_tenant(id).await.map_err(StoreError::into_unexpected)?;
+        tenant.ok_or_else(|| UnexpectedError::new(format!("the actor's tenant {id} does not exist")))
     }
 
     /// At first start: creates the tenant `name` with `admin_email` when no tenant exists yet.
@@ -126,6 +185,38 @@ mod tests {
             .unwrap();
         assert_eq!(created.token.hash(), created.token.hash());
         assert_eq!(created.admin.email.as_str(), "root@acme.test");
+    }
+
+    #[tokio::test]
+    async fn only_administrators_change_the_settings_and_a_change_is_audited() {
+        let tenant = Tenant {
+            id: TenantId::new(),
+            name: TenantName::parse("acme").unwrap(),
+            created_at: chrono::Utc::now(),
+            settings: TenantSettings::default(),
+        };
+        let id = tenant.id;
+        let mut tenants = MockTenantRepository::new();
+        tenants.expect_get_tenant().returning(move |_| Ok(Some(tenant.clone())));
+        tenants
+            .expect_update_settings()
+            .withf(|_, settings, _, audit| {
+                settings.invitation_ttl.seconds() == 3600
+                    && audit.after.as_ref().unwrap()["invitation_ttl_seconds"] == 3600
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let service = service(tenants);
+        let hour = TenantSettings { invitation_ttl: crate::invitation::InvitationTtl::from_seconds(3600).unwrap() };
+        let email = Email::parse("c@acme.test").unwrap();
+        let collaborator = Actor::user(id, crate::UserId::new(), email.clone(), Role::Collaborator);
+        assert!(matches!(service.update_settings(&collaborator, hour).await, Err(SettingsError::Forbidden(_))));
+        let admin = Actor::user(id, crate::UserId::new(), email, Role::Administrator);
+        assert_eq!(service.update_settings(&admin, hour).await.unwrap(), hour);
+        assert_eq!(
+            service.update_settings(&admin, TenantSettings::default()).await.unwrap(),
+            TenantSettings::default()
+        );
     }
 
     #[tokio::test]

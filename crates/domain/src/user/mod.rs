@@ -6,7 +6,9 @@ mod values;
 use std::fmt;
 use std::str::FromStr;
 
-pub use query::{CursorError, SortDirection, UserCursor, UserFilter, UserQuery, UserSort, UserSortField};
+pub use query::{
+    CursorError, InvitationFilter, SortDirection, UserCursor, UserFilter, UserQuery, UserSort, UserSortField,
+};
 pub use values::{
     EMAIL_MAX_LEN, Email, EmailError, NAME_MAX_CHARS, NameError, PersonName, Phone, PhoneError, REFERRAL_CODE_MAX_LEN,
     ReferralCode, ReferralCodeError, SEARCH_MAX_CHARS, SearchText, SearchTextError, search_haystack,
@@ -181,6 +183,36 @@ impl User {
             license: None,
             version: 0,
         }
+    }
+
+    /// A new user of `tenant` invited now, holding a seat of `license` (reserved at once, so
+    /// accepting can never fail for lack of seats).
+    #[must_use]
+    pub fn invite(tenant: TenantId, new: NewUser, license: Option<LicenseKindId>, now: Timestamp) -> Self {
+        Self {
+            status: UserStatus::Invited,
+            activated_at: None,
+            license,
+            ..Self::create(tenant, new, UserSource::Invited, now)
+        }
+    }
+
+    /// This invited user, active from `now` after accepting their invitation (with the name they
+    /// gave, if any).
+    #[must_use]
+    pub fn accepted(&self, name: Option<PersonName>, now: Timestamp) -> Self {
+        Self {
+            status: UserStatus::Active,
+            activated_at: Some(now),
+            name: name.or_else(|| self.name.clone()),
+            ..self.next_version(now)
+        }
+    }
+
+    /// Whether the user was invited and never accepted: revoking the invitation removes them.
+    #[must_use]
+    pub fn never_activated(&self) -> bool {
+        self.status == UserStatus::Invited && self.activated_at.is_none()
     }
 
     /// Whether the user is an administrator who may currently sign in.

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 
 use super::{Email, ReferralCode, SearchText, UserStatus};
+use crate::invitation::InvitationState;
 use crate::{PageLimit, Role, Timestamp, UserId};
 
 /// Filters of the user list; every one set must match.
@@ -26,6 +27,17 @@ pub struct UserFilter {
     pub license: Option<crate::LicenseKindId>,
     /// Holds a seat of any kind (`true`) or none (`false`).
     pub licensed: Option<bool>,
+    /// Is invited, with an invitation in this state.
+    pub invitation: Option<InvitationFilter>,
+}
+
+/// Invited users whose invitation is in `state` at the instant `at` (now, for the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitationFilter {
+    /// Pending: their link works at `at`. Expired: it does not, or they have none.
+    pub state: InvitationState,
+    /// The instant the state is judged at.
+    pub at: Timestamp,
 }
 
 /// The column the list is ordered by. Ties on `created_at` are broken by id.

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod audit_events;
+pub mod invitations;
 pub mod license_kinds;
 pub mod tenants;
 pub mod users;

@@ -8,6 +8,7 @@ pub struct Model {
     pub name: String,
     pub revision: i64,
     pub created_at: DateTimeUtc,
+    pub invitation_ttl_seconds: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

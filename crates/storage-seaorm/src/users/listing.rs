@@ -16,10 +16,12 @@
 //!   `license_kinds` keeps. Otherwise users are counted up to [`ListLimits::count_cap`];
 //!   beyond, the total is reported as a lower bound (`exact: false`).
 
+use roster_domain::invitation::InvitationState;
+use roster_domain::user::InvitationFilter;
 use roster_domain::user::SortDirection;
 use roster_domain::{
     LicenseKindId, Page, SearchText, StoreError, TenantId, Total, User, UserCursor, UserFilter, UserQuery,
-    UserSortField,
+    UserSortField, UserStatus,
 };
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Func, LikeExpr, Query};
 use sea_orm::{
@@ -29,6 +31,7 @@ use sea_orm::{
 
 use super::convert::from_row;
 use super::counts;
+use crate::entities::invitations;
 use crate::entities::users::{Column, Entity};
 use crate::transaction::{raw, unexpected};
 
@@ -88,6 +91,19 @@ fn filtered(tenant: TenantId, filter: &UserFilter) -> Select<Entity> {
         Some(true) => select = select.filter(Column::LicenseId.is_not_null()),
         Some(false) => select = select.filter(Column::LicenseId.is_null()),
         None => {}
+    }
+    if let Some(InvitationFilter { state, at }) = filter.invitation {
+        let live = Query::select()
+            .column(invitations::Column::UserId)
+            .from(invitations::Entity)
+            .and_where(invitations::Column::TenantId.eq(tenant.as_uuid()))
+            .and_where(invitations::Column::ExpiresAt.gt(at))
+            .to_owned();
+        select = select.filter(Column::Status.eq(UserStatus::Invited.as_str()));
+        select = match state {
+            InvitationState::Pending => select.filter(Column::Id.in_subquery(live)),
+            InvitationState::Expired => select.filter(Column::Id.not_in_subquery(live)),
+        };
     }
     select
 }
@@ -167,7 +183,8 @@ async fn counted_total(
     let others_unset = filter.q.is_none()
         && filter.created_from.is_none()
         && filter.created_to.is_none()
-        && filter.referral_code.is_none();
+        && filter.referral_code.is_none()
+        && filter.invitation.is_none();
     if !others_unset {
         return Ok(None);
     }

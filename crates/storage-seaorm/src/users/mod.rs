@@ -19,7 +19,7 @@ use sea_orm::{
 };
 
 pub(crate) use convert::{from_row, to_row};
-pub(crate) use governed::{check_actor, is_active, lock_tenant};
+pub(crate) use governed::{Stored, check_actor, is_active, lock_and_check, lock_tenant};
 
 use crate::Store;
 use crate::audit::insert_event;
@@ -78,18 +78,7 @@ impl UserRepository for Store {
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
         let stored = governed::lock_and_check(&txn, updated.tenant, premises).await?;
-        seats::moved(&txn, updated.tenant, stored.license, updated.license).await?;
-        to_row(updated).update(&txn).await.map_err(unexpected)?;
-        counts::moved(
-            &txn,
-            updated.tenant,
-            (&stored.role, &stored.status),
-            (updated.role.as_str(), updated.status.as_str()),
-        )
-        .await?;
-        if updated.status == UserStatus::Deactivated {
-            revoke_tokens(&txn, updated.id).await?;
-        }
+        write_change(&txn, &stored, updated).await?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }
@@ -104,6 +93,26 @@ impl UserRepository for Store {
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }
+}
+
+/// Replaces the user `stored` (as re-read under the tenant lock) with `updated`: moves their
+/// seat and their count, and when they are deactivated, revokes every credential of theirs (API
+/// tokens and invitation link).
+pub(crate) async fn write_change(txn: &DatabaseTransaction, stored: &Stored, updated: &User) -> Result<(), StoreError> {
+    seats::moved(txn, updated.tenant, stored.license, updated.license).await?;
+    to_row(updated).update(txn).await.map_err(unexpected)?;
+    counts::moved(
+        txn,
+        updated.tenant,
+        (&stored.role, &stored.status),
+        (updated.role.as_str(), updated.status.as_str()),
+    )
+    .await?;
+    if updated.status == UserStatus::Deactivated {
+        revoke_tokens(txn, updated.id).await?;
+        crate::invitations::delete_invitation(txn, updated.id).await?;
+    }
+    Ok(())
 }
 
 /// Inserts a user row, taking a seat of the license they hold, if any; translates a duplicate

@@ -4,6 +4,7 @@
 mod audit;
 mod fixtures;
 mod governance;
+mod invitations;
 mod licenses;
 mod listing;
 mod migrations;

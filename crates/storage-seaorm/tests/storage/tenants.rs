@@ -20,7 +20,12 @@ async fn a_tenant_is_created_with_its_administrator_token_and_audit_events(db: T
 
 async fn a_taken_tenant_name_writes_nothing(db: TestDatabase) {
     let acme = tenant(&db.store, "acme").await;
-    let twin = Tenant { id: TenantId::new(), name: TenantName::parse("acme").unwrap(), created_at: now() };
+    let twin = Tenant {
+        id: TenantId::new(),
+        name: TenantName::parse("acme").unwrap(),
+        created_at: now(),
+        settings: Default::default(),
+    };
     let mut admin = user_of(&acme, "twin@example.com", roster_domain::Role::Administrator, now());
     admin.tenant = twin.id;
     let (token, _) = ApiToken::issue(twin.id, admin.id, roster_domain::TokenLabel::parse("t").unwrap(), now());

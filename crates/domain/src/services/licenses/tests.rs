@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::*;
-use crate::ports::{AccessFacts, MockClock, MockLicenseRepository, MockUserRepository};
+use crate::ports::{AccessFacts, MockClock, MockInvitationRepository, MockLicenseRepository, MockUserRepository};
 use crate::services::{AccessService, EntitlementsError, UserService};
 use crate::user::NewUser;
 use crate::{Capability, Email, HeldLicense, Role, TenantId, UserSource, Violation};
@@ -195,10 +195,17 @@ async fn a_kind_with_seats_assigned_cannot_be_deleted() {
     assert!(matches!(result, Err(DeleteLicenseError::InUse { assigned: 1 })));
 }
 
+/// The access service over `licenses`, with 3 pending invitations.
+fn access_over(licenses: MockLicenseRepository) -> AccessService {
+    let mut invitations = MockInvitationRepository::new();
+    invitations.expect_count_pending().returning(|_, _| Ok(3));
+    AccessService::new(Arc::new(licenses), Arc::new(invitations), clock())
+}
+
 fn access(facts: Option<AccessFacts>) -> AccessService {
     let mut licenses = MockLicenseRepository::new();
     licenses.expect_access_facts().returning(move |_, _| Ok(facts.clone()));
-    AccessService::new(Arc::new(licenses))
+    access_over(licenses)
 }
 
 #[tokio::test]
@@ -239,9 +246,10 @@ async fn the_dashboard_adds_up_the_counters() {
         ])
     });
     licenses.expect_list().returning(|_| Ok(vec![kind("Pro", 10, 6), kind("Business", 5, 2)]));
-    let dashboard = AccessService::new(Arc::new(licenses)).dashboard(&actor_of(&admin)).await.unwrap();
+    let dashboard = access_over(licenses).dashboard(&actor_of(&admin)).await.unwrap();
     assert_eq!((dashboard.total, dashboard.licensed, dashboard.unlicensed, dashboard.administrators), (20, 8, 8, 2));
-    assert_eq!((dashboard.active, dashboard.pending_invitations, dashboard.deactivated), (12, 4, 4));
+    assert_eq!((dashboard.active, dashboard.deactivated), (12, 4));
+    assert_eq!((dashboard.pending_invitations, dashboard.expired_invitations), (3, 1), "4 invited, 3 links alive");
 }
 
 #[tokio::test]
@@ -249,6 +257,6 @@ async fn collaborators_cannot_read_the_dashboard() {
     let collaborator = user("c@example.com", Role::Collaborator);
     let mut licenses = MockLicenseRepository::new();
     licenses.expect_user_counts().never();
-    let result = AccessService::new(Arc::new(licenses)).dashboard(&actor_of(&collaborator)).await;
+    let result = access_over(licenses).dashboard(&actor_of(&collaborator)).await;
     assert!(result.is_err());
 }
