@@ -12,6 +12,7 @@ mod m20261122_000006_list_at_scale;
 mod m20261122_000007_short_search_index;
 mod m20261122_000008_create_license_kinds;
 mod m20261123_000009_create_invitations;
+mod m20261123_000010_budgets_and_usage;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_short_search_index::Migration),
             Box::new(m20261122_000008_create_license_kinds::Migration),
             Box::new(m20261123_000009_create_invitations::Migration),
+            Box::new(m20261123_000010_budgets_and_usage::Migration),
         ]
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use roster_domain::ports::{Clock, EmailSender, SystemClock};
 use roster_domain::services::{
-    AcceptLinks, AccessService, AuditService, InvitationService, LicenseService, TenantService, TokenService,
-    UserService,
+    AcceptLinks, AccessService, AuditService, BudgetService, InvitationService, LicenseService,
+    ServiceCredentialService, TenantService, TokenService, UsageService, UserService,
 };
 use roster_email::{OutboxSender, SmtpSender, SmtpSettings, SmtpTls};
 use roster_storage::Store;
@@ -100,6 +100,12 @@ pub struct AppState {
     pub access: AccessService,
     /// Invitations.
     pub invitations: InvitationService,
+    /// Budgets and usage reports.
+    pub budgets: BudgetService,
+    /// The AI gateway's metering.
+    pub usage: UsageService,
+    /// Service credentials.
+    pub service_credentials: ServiceCredentialService,
 }
 
 impl AppState {
@@ -109,9 +115,12 @@ impl AppState {
         let Adapters { clock, email, links } = adapters;
         Self {
             users: UserService::new(shared.clone(), clock.clone()),
-            tokens: TokenService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
+            tokens: TokenService::new(shared.clone(), shared.clone(), shared.clone(), shared.clone(), clock.clone()),
             licenses: LicenseService::new(shared.clone(), shared.clone(), clock.clone()),
-            access: AccessService::new(shared.clone(), shared.clone(), clock.clone()),
+            access: AccessService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
+            budgets: BudgetService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
+            usage: UsageService::new(shared.clone(), clock.clone()),
+            service_credentials: ServiceCredentialService::new(shared.clone(), clock.clone()),
             invitations: InvitationService::new(
                 shared.clone(),
                 shared.clone(),

@@ -1,6 +1,10 @@
-//! Who is acting: an authenticated user, or the system itself (CLI, bootstrap).
+//! Who is acting: an authenticated user, a service (the AI gateway, with a scoped credential),
+//! or the system itself (CLI, bootstrap).
 
-use crate::{Capability, Email, Role, TenantId, UserId};
+use std::collections::BTreeSet;
+
+use crate::service::{Scope, ServiceCredential, ServiceName};
+use crate::{Capability, Email, Role, ServiceCredentialId, TenantId, UserId};
 
 /// Who a system action is attributed to in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +15,15 @@ pub enum ActorIdentity {
         id: UserId,
         /// The user's email, for the audit trail.
         email: Email,
+    },
+    /// A machine with a service credential: it may do what its scopes allow, nothing else.
+    Service {
+        /// The credential's id.
+        id: ServiceCredentialId,
+        /// What it is for.
+        name: ServiceName,
+        /// What it may do.
+        scopes: BTreeSet<Scope>,
     },
     /// The operator, through the command line or at first start.
     System,
@@ -41,13 +54,34 @@ impl Actor {
         Self { tenant, role: Role::Administrator, identity: ActorIdentity::System }
     }
 
-    /// The acting user's id, unless the system acts.
+    /// A service acting with `credential`: the role `user`, whose capabilities are none, so
+    /// only its scopes let it do anything.
+    #[must_use]
+    pub fn service(credential: &ServiceCredential) -> Self {
+        Self {
+            tenant: credential.tenant,
+            role: Role::User,
+            identity: ActorIdentity::Service {
+                id: credential.id,
+                name: credential.name.clone(),
+                scopes: credential.scopes.clone(),
+            },
+        }
+    }
+
+    /// The acting user's id, when a user acts.
     #[must_use]
     pub fn user_id(&self) -> Option<UserId> {
         match &self.identity {
             ActorIdentity::User { id, .. } => Some(*id),
-            ActorIdentity::System => None,
+            ActorIdentity::Service { .. } | ActorIdentity::System => None,
         }
+    }
+
+    /// Whether a service acts with `scope`.
+    #[must_use]
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        matches!(&self.identity, ActorIdentity::Service { scopes, .. } if scopes.contains(&scope))
     }
 
     /// Whether the actor is `user`.

@@ -9,7 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
+use crate::budget::BudgetPolicy;
 use crate::invitation::{Invitation, TenantSettings};
+use crate::service::ServiceCredential;
 use crate::{Actor, ActorIdentity, AuditEventId, PageLimit, Tenant, TenantId, Timestamp, User, UserId};
 
 /// What happened.
@@ -49,6 +51,12 @@ pub enum AuditAction {
     InvitationAccepted,
     /// A tenant's settings changed.
     TenantSettingsChanged,
+    /// A user's budget was set, changed or removed.
+    UserBudgetChanged,
+    /// A service credential was issued.
+    ServiceCredentialCreated,
+    /// A service credential was revoked.
+    ServiceCredentialRevoked,
 }
 
 impl AuditAction {
@@ -71,6 +79,9 @@ impl AuditAction {
         Self::InvitationRevoked,
         Self::InvitationAccepted,
         Self::TenantSettingsChanged,
+        Self::UserBudgetChanged,
+        Self::ServiceCredentialCreated,
+        Self::ServiceCredentialRevoked,
     ];
 
     /// The stable dotted name used in storage and the API.
@@ -94,6 +105,9 @@ impl AuditAction {
             Self::InvitationRevoked => "invitation.revoked",
             Self::InvitationAccepted => "invitation.accepted",
             Self::TenantSettingsChanged => "tenant.settings_changed",
+            Self::UserBudgetChanged => "user.budget_changed",
+            Self::ServiceCredentialCreated => "service_credential.created",
+            Self::ServiceCredentialRevoked => "service_credential.revoked",
         }
     }
 }
@@ -142,6 +156,8 @@ pub enum TargetKind {
     Token,
     /// A license kind.
     License,
+    /// A service credential.
+    ServiceCredential,
 }
 
 impl TargetKind {
@@ -153,6 +169,7 @@ impl TargetKind {
             Self::User => "user",
             Self::Token => "token",
             Self::License => "license",
+            Self::ServiceCredential => "service_credential",
         }
     }
 }
@@ -161,7 +178,7 @@ impl FromStr for TargetKind {
     type Err = UnknownAction;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Tenant, Self::User, Self::Token, Self::License]
+        [Self::Tenant, Self::User, Self::Token, Self::License, Self::ServiceCredential]
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| UnknownAction(s.to_owned()))
@@ -217,6 +234,16 @@ fn user_fields(user: &User) -> Map<String, Value> {
     }
 }
 
+/// A budget policy as the audit trail records it.
+fn budget_fields(policy: &BudgetPolicy) -> Value {
+    json!({
+        "limit": policy.limit.get(),
+        "period": policy.period.as_str(),
+        "warn_at": policy.warn_at.map(|threshold| threshold.percent()),
+        "hard": policy.hard,
+    })
+}
+
 /// The keys of a user's audit record that identify a person; a purge removes them from every
 /// event about that user.
 pub const PERSONAL_FIELDS: &[&str] = &["email", "name", "phone"];
@@ -225,7 +252,8 @@ impl AuditEvent {
     fn new(actor: &Actor, action: AuditAction, target: AuditTarget, now: Timestamp) -> Self {
         let actor_record = match &actor.identity {
             ActorIdentity::User { id, email } => AuditActor::User { id: *id, label: Some(email.to_string()) },
-            ActorIdentity::System => AuditActor::System,
+            // Services change nothing the audit trail records: their usage is its own ledger.
+            ActorIdentity::Service { .. } | ActorIdentity::System => AuditActor::System,
         };
         Self {
             id: AuditEventId::new(),
@@ -327,10 +355,57 @@ impl AuditEvent {
         let target =
             AuditTarget { kind: TargetKind::Tenant, id: tenant.id.into(), label: Some(tenant.name.to_string()) };
         let mut event = Self::new(actor, AuditAction::TenantSettingsChanged, target, now);
-        let fields = |settings: &TenantSettings| json!({ "invitation_ttl_seconds": settings.invitation_ttl.seconds() });
+        let fields = |settings: &TenantSettings| {
+            json!({
+                "invitation_ttl_seconds": settings.invitation_ttl.seconds(),
+                "default_budget": settings.default_budget.map(|policy| budget_fields(&policy)),
+            })
+        };
         event.before = Some(fields(before));
         event.after = Some(fields(after));
         event
+    }
+
+    /// The budget of `user` went from `before` to `after` (`None`: no budget).
+    #[must_use]
+    pub fn user_budget_changed(
+        actor: &Actor,
+        user: &User,
+        before: Option<&BudgetPolicy>,
+        after: Option<&BudgetPolicy>,
+        now: Timestamp,
+    ) -> Self {
+        let mut event = Self::new(actor, AuditAction::UserBudgetChanged, Self::user_target(user), now);
+        event.before = Some(json!({ "budget": before.map(budget_fields) }));
+        event.after = Some(json!({ "budget": after.map(budget_fields) }));
+        event
+    }
+
+    /// `credential` was issued.
+    #[must_use]
+    pub fn service_credential_created(actor: &Actor, credential: &ServiceCredential, now: Timestamp) -> Self {
+        let mut event =
+            Self::new(actor, AuditAction::ServiceCredentialCreated, Self::credential_target(credential), now);
+        let scopes: Vec<&str> = credential.scopes.iter().map(|scope| scope.as_str()).collect();
+        event.after = Some(json!({ "name": credential.name.as_str(), "scopes": scopes }));
+        event
+    }
+
+    /// `credential` was revoked.
+    #[must_use]
+    pub fn service_credential_revoked(actor: &Actor, credential: &ServiceCredential, now: Timestamp) -> Self {
+        let mut event =
+            Self::new(actor, AuditAction::ServiceCredentialRevoked, Self::credential_target(credential), now);
+        event.before = Some(json!({ "name": credential.name.as_str() }));
+        event
+    }
+
+    fn credential_target(credential: &ServiceCredential) -> AuditTarget {
+        AuditTarget {
+            kind: TargetKind::ServiceCredential,
+            id: credential.id.into(),
+            label: Some(credential.name.as_str().to_owned()),
+        }
     }
 
     /// `tenant` was created.

@@ -9,6 +9,7 @@
 //! - the last active administrator of a tenant can never be demoted, deactivated or deleted;
 //! - users without the `manage_users` capability act only on themselves.
 
+use crate::service::Scope;
 use crate::{Actor, Capability, Role, User, UserId, UserStatus};
 
 /// Why an actor may not do something. Each has a stable code in the API.
@@ -32,6 +33,9 @@ pub enum Violation {
     /// Nobody deletes themselves.
     #[error("you cannot delete yourself")]
     SelfDeletion,
+    /// Only a service credential with this scope may do this.
+    #[error("this needs a service credential with the scope {0}")]
+    MissingScope(Scope),
 }
 
 /// Why a change is refused: a rule of who may act, or the last-administrator rule.
@@ -98,6 +102,41 @@ pub fn check_invitation(actor: &Actor, target: &User) -> Result<(), Violation> {
 /// The [`Violation`] that forbids it.
 pub fn check_settings(actor: &Actor) -> Result<(), Violation> {
     require(actor, Capability::ManageSettings)
+}
+
+/// May `actor` meter usage (reserve, commit, release, record events)? Services with
+/// `usage:write` only: never a person's token.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_usage_write(actor: &Actor) -> Result<(), Violation> {
+    if actor.has_scope(Scope::UsageWrite) { Ok(()) } else { Err(Violation::MissingScope(Scope::UsageWrite)) }
+}
+
+/// May `actor` read the entitlements of `target`? Everyone reads their own; others need
+/// `view_users`, or a service with `entitlements:read`.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_entitlements(actor: &Actor, target: UserId) -> Result<(), Violation> {
+    if actor.has_scope(Scope::EntitlementsRead) { Ok(()) } else { check_view(actor, target) }
+}
+
+/// May `actor` read the budget and usage of `target`? Everyone reads their own; others need
+/// `view_users`.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_budget_view(actor: &Actor, target: UserId) -> Result<(), Violation> {
+    check_view(actor, target)
+}
+
+/// May `actor` set budgets? Administrators only.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_budget_management(actor: &Actor) -> Result<(), Violation> {
+    require(actor, Capability::ManageBudgets)
 }
 
 /// May `actor` see `target`? Everyone sees themselves; seeing others needs `view_users`.

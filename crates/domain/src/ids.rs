@@ -79,3 +79,11 @@ entity_id!(
     /// Identifies a license kind (a pool of seats) of a tenant.
     LicenseKindId
 );
+entity_id!(
+    /// Identifies a reservation of credits.
+    ReservationId
+);
+entity_id!(
+    /// Identifies a service credential (never the secret itself).
+    ServiceCredentialId
+);

@@ -234,6 +234,8 @@ impl Invitation {
 pub struct TenantSettings {
     /// How long invitation links work.
     pub invitation_ttl: InvitationTtl,
+    /// The budget every new user gets (created, invited, imported); `None`: no budget, no limit.
+    pub default_budget: Option<crate::budget::BudgetPolicy>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod budget;
 pub mod error;
 pub mod governance;
 pub mod ids;
@@ -22,16 +23,18 @@ pub mod mail;
 pub mod paging;
 pub mod ports;
 pub mod role;
+pub mod service;
 pub mod services;
 pub mod tenant;
 pub mod token;
+pub mod usage;
 pub mod user;
 
 pub use actor::{Actor, ActorIdentity};
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditQuery, AuditTarget, TargetKind};
 pub use error::{StoreError, UnexpectedError};
 pub use governance::{Premises, Violation};
-pub use ids::{AuditEventId, LicenseKindId, TenantId, TokenId, UserId};
+pub use ids::{AuditEventId, LicenseKindId, ReservationId, ServiceCredentialId, TenantId, TokenId, UserId};
 pub use license::{HeldLicense, LicenseChanges, LicenseKind, LicenseName, MAX_SEATS, Seats};
 pub use paging::{Page, PageLimit, Total};
 pub use role::{Capability, Role};

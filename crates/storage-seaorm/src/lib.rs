@@ -6,10 +6,12 @@
 //! any number of instances may share one PostgreSQL database.
 
 mod audit;
+mod budgets;
 mod connect;
 mod entities;
 mod invitations;
 mod licenses;
+mod services;
 mod tenants;
 mod tokens;
 mod transaction;

@@ -154,8 +154,10 @@ impl LicenseRepository for Store {
     async fn access_facts(&self, tenant: TenantId, user: UserId) -> Result<Option<AccessFacts>, StoreError> {
         let statement = raw(
             self.db.get_database_backend(),
-            "SELECT u.role, u.status, u.license_id, k.name AS license_name
-             FROM users u LEFT JOIN license_kinds k ON k.id = u.license_id
+            "SELECT u.role, u.status, u.license_id, k.name AS license_name, b.limit_credits AS b_limit_credits,
+                    b.period AS b_period, b.warn_percent AS b_warn_percent, b.hard AS b_hard,
+                    b.consumed AS b_consumed, b.reserved AS b_reserved, b.period_start AS b_period_start
+             FROM users u LEFT JOIN license_kinds k ON k.id = u.license_id LEFT JOIN budgets b ON b.user_id = u.id
              WHERE u.tenant_id = ? AND u.id = ?",
             [tenant.as_uuid().into(), user.as_uuid().into()],
         );
@@ -171,10 +173,13 @@ impl LicenseRepository for Store {
             }),
             _ => None,
         };
+        let has_budget: Option<String> = row.try_get("", "b_period").map_err(unexpected)?;
+        let budget = if has_budget.is_some() { Some(crate::budgets::from_row(&row, "b_")?) } else { None };
         Ok(Some(AccessFacts {
             role: role.parse::<Role>().map_err(|e| corrupt("user role", e))?,
             status: status.parse::<UserStatus>().map_err(|e| corrupt("user status", e))?,
             license,
+            budget,
         }))
     }
 

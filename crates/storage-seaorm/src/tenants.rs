@@ -17,16 +17,21 @@ use crate::transaction::{begin_write, corrupt, is_unique_violation, unexpected};
 use crate::users::{check_actor, insert_user, lock_tenant};
 
 fn from_row(row: tenants::Model) -> Result<Tenant, StoreError> {
+    let invitation_ttl = u64::try_from(row.invitation_ttl_seconds)
+        .ok()
+        .and_then(|seconds| InvitationTtl::from_seconds(seconds).ok())
+        .ok_or_else(|| corrupt("invitation lifetime", row.invitation_ttl_seconds))?;
+    let default_budget = crate::budgets::policy_of(
+        row.default_budget_limit,
+        row.default_budget_period,
+        row.default_budget_warn,
+        row.default_budget_hard,
+    )?;
     Ok(Tenant {
         id: row.id.into(),
         name: TenantName::parse(&row.name).map_err(|e| corrupt("tenant name", e))?,
         created_at: row.created_at,
-        settings: TenantSettings {
-            invitation_ttl: u64::try_from(row.invitation_ttl_seconds)
-                .ok()
-                .and_then(|seconds| InvitationTtl::from_seconds(seconds).ok())
-                .ok_or_else(|| corrupt("invitation lifetime", row.invitation_ttl_seconds))?,
-        },
+        settings: TenantSettings { invitation_ttl, default_budget },
     })
 }
 
@@ -51,6 +56,10 @@ impl TenantRepository for Store {
             revision: Set(0),
             created_at: Set(tenant.created_at),
             invitation_ttl_seconds: Set(ttl_column(&tenant.settings)),
+            default_budget_limit: Set(None),
+            default_budget_period: Set(None),
+            default_budget_warn: Set(None),
+            default_budget_hard: Set(None),
         };
         tenants::Entity::insert(row).exec_without_returning(&txn).await.map_err(|error| {
             if is_unique_violation(&error) { StoreError::TenantNameTaken } else { unexpected(error) }
@@ -87,8 +96,16 @@ impl TenantRepository for Store {
         let txn = begin_write(&self.db).await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
+        let budget = settings.default_budget;
         tenants::Entity::update_many()
             .col_expr(tenants::Column::InvitationTtlSeconds, Expr::val(ttl_column(settings)))
+            .col_expr(tenants::Column::DefaultBudgetLimit, Expr::val(budget.map(|b| b.limit.get())))
+            .col_expr(tenants::Column::DefaultBudgetPeriod, Expr::val(budget.map(|b| b.period.as_str())))
+            .col_expr(
+                tenants::Column::DefaultBudgetWarn,
+                Expr::val(budget.and_then(|b| b.warn_at).map(|t| i16::from(t.percent()))),
+            )
+            .col_expr(tenants::Column::DefaultBudgetHard, Expr::val(budget.map(|b| b.hard)))
             .filter(tenants::Column::Id.eq(tenant.as_uuid()))
             .exec(&txn)
             .await

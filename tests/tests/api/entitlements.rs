@@ -160,6 +160,7 @@ async fn the_metrics_count_users_and_seats_as_counted_by_hand(db: TestDatabase) 
         &json!({
             "total_users": 12, "licensed": 7, "unlicensed": 5, "administrators": 3, "active": 12,
             "pending_invitations": 0, "expired_invitations": 0, "deactivated": 0,
+            "budgets": { "users": 0, "limit": 0, "consumed_today": 0, "consumed_this_month": 0 },
             "licenses": [pool(&business_kind, 5, 5), pool(&pro_kind, 3, 2)],
         })
     );
@@ -179,6 +180,7 @@ async fn the_metrics_count_users_and_seats_as_counted_by_hand(db: TestDatabase) 
         &json!({
             "total_users": 11, "licensed": 5, "unlicensed": 4, "administrators": 2, "active": 9,
             "pending_invitations": 0, "expired_invitations": 0, "deactivated": 2,
+            "budgets": { "users": 0, "limit": 0, "consumed_today": 0, "consumed_this_month": 0 },
             "licenses": [pool(&business_kind, 5, 4), pool(&pro_kind, 3, 1)],
         })
     );

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
+use super::budgets::models::BudgetBody;
 use super::licenses::LicenseBody;
 use super::models::{LicenseRef, RoleDto};
 use super::problem::{Problem, from_request_error, problem_responses};
@@ -35,6 +36,8 @@ pub struct EntitlementsBody {
     pub license: Option<LicenseRef>,
     /// The user's role.
     pub role: RoleDto,
+    /// The user's budget as of now; absent when they have none (no limit).
+    pub budget: Option<BudgetBody>,
     /// What the role lets the user do (`view_users`, `manage_users`, `manage_administrators`,
     /// `purge_users`, `view_audit`, `manage_licenses`, `manage_budgets`, `manage_billing`,
     /// `view_dashboard`, `manage_settings`, `manage_agents`, `manage_workspaces`,
@@ -52,6 +55,7 @@ impl From<Entitlements> for EntitlementsBody {
             capabilities: entitlements.capabilities().iter().map(|c| c.as_str().to_owned()).collect(),
             role: entitlements.role.into(),
             license: entitlements.license.map(|held| LicenseRef { id: held.kind.into(), name: held.name.to_string() }),
+            budget: entitlements.budget.map(Into::into),
         }
     }
 }
@@ -79,6 +83,22 @@ pub struct MetricsBody {
     pub deactivated: u64,
     /// Every license kind with its seats, assigned and available: the distribution of licenses.
     pub licenses: Vec<LicenseBody>,
+    /// Budgets as a whole.
+    pub budgets: BudgetTotalsBody,
+}
+
+/// A tenant's budgets as a whole.
+#[derive(Object, Debug)]
+#[oai(rename = "BudgetTotals")]
+pub struct BudgetTotalsBody {
+    /// Users with a budget.
+    pub users: u64,
+    /// The sum of their limits, in credits.
+    pub limit: i64,
+    /// Credits consumed by the tenant's users today (UTC).
+    pub consumed_today: i64,
+    /// Credits consumed by the tenant's users this calendar month (UTC).
+    pub consumed_this_month: i64,
 }
 
 impl From<Dashboard> for MetricsBody {
@@ -93,6 +113,12 @@ impl From<Dashboard> for MetricsBody {
             expired_invitations: dashboard.expired_invitations,
             deactivated: dashboard.deactivated,
             licenses: dashboard.licenses.into_iter().map(Into::into).collect(),
+            budgets: BudgetTotalsBody {
+                users: dashboard.budgets.users,
+                limit: dashboard.budgets.limit,
+                consumed_today: dashboard.budgets.consumed_today,
+                consumed_this_month: dashboard.budgets.consumed_this_month,
+            },
         }
     }
 }
@@ -159,8 +185,9 @@ impl AccessApi {
     /// A user's entitlements
     ///
     /// Whether the user may use AI features right now (active and licensed), with their
-    /// license, role and capabilities, in one read: the platform's hot path. Everyone reads
-    /// their own; reading others needs `view_users`.
+    /// license, role, capabilities and budget, in one read: the platform's hot path. Everyone
+    /// reads their own; reading others needs `view_users`, or a service credential with
+    /// `entitlements:read`.
     #[oai(
         path = "/users/:id/entitlements",
         method = "get",

@@ -10,6 +10,14 @@
 //! | `forbidden_self_role_change` | 403 | nobody changes their own role |
 //! | `forbidden_self_deactivation` | 403 | nobody deactivates themselves |
 //! | `forbidden_self_deletion` | 403 | nobody deletes themselves |
+//! | `missing_scope` | 403 | only a service credential with the named scope may do this |
+//! | `no_license` | 403 | the user holds no license seat: no AI access |
+//! | `user_inactive` | 403 | the user is invited or deactivated: no AI access |
+//! | `budget_exceeded` | 402 | the user's hard budget cannot hold these credits (`limit`, `consumed`, `reserved`) |
+//! | `reservation_not_found`, `service_credential_not_found` | 404 | no such record in the caller's tenant |
+//! | `idempotency_key_reused` | 409 | the key was used for another request |
+//! | `reservation_closed` | 409 | the reservation was released, or committed with other credits |
+//! | `reservation_committed` | 409 | a committed reservation cannot be released |
 //! | `user_not_found` | 404 | no such user in the caller's tenant |
 //! | `license_not_found` | 404 | no such license kind in the caller's tenant |
 //! | `email_taken` | 409 | another user of the tenant has this email |
@@ -26,7 +34,7 @@
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not `application/json` |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_setting` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
@@ -41,7 +49,10 @@ use roster_domain::services::users::{
     ChangeRoleError, CreateUserError, DeactivateUserError, GetUserError, ListUsersError, PurgeUserError,
     ReactivateUserError, UpdateProfileError,
 };
-use roster_domain::services::{AuthenticateError, DashboardError, EntitlementsError, ListAuditError, SettingsError};
+use roster_domain::services::{
+    AuthenticateError, BudgetError, DashboardError, EntitlementsError, ListAuditError, MeteringError,
+    ServiceCredentialError, SettingsError,
+};
 use roster_domain::{LicenseKindId, UnexpectedError, UserStatus, Violation};
 
 use super::problem::Problem;
@@ -55,6 +66,7 @@ impl From<Violation> for Problem {
             Violation::SelfRoleChange => "forbidden_self_role_change",
             Violation::SelfDeactivation => "forbidden_self_deactivation",
             Violation::SelfDeletion => "forbidden_self_deletion",
+            Violation::MissingScope(_) => "missing_scope",
         };
         Problem::new(StatusCode::FORBIDDEN, code, violation.to_string())
     }
@@ -408,6 +420,42 @@ impl From<SettingsError> for Problem {
             SettingsError::Forbidden(v) => v.into(),
             SettingsError::Conflict => concurrent_modification(),
             SettingsError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<BudgetError> for Problem {
+    fn from(error: BudgetError) -> Self {
+        match error {
+            BudgetError::Forbidden(v) => v.into(),
+            BudgetError::NotFound => user_not_found(),
+            BudgetError::InvalidSpan => Problem::unprocessable("invalid_span", error.to_string()),
+            BudgetError::Conflict => concurrent_modification(),
+            BudgetError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<MeteringError> for Problem {
+    fn from(error: MeteringError) -> Self {
+        match error {
+            MeteringError::Forbidden(v) => v.into(),
+            MeteringError::InvalidBatch => Problem::unprocessable("invalid_batch", error.to_string()),
+            MeteringError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<ServiceCredentialError> for Problem {
+    fn from(error: ServiceCredentialError) -> Self {
+        match error {
+            ServiceCredentialError::Forbidden(v) => v.into(),
+            ServiceCredentialError::NotFound => {
+                Problem::not_found("service_credential_not_found", "no service credential with this id in your tenant")
+            }
+            ServiceCredentialError::NoScope => Problem::unprocessable("no_scope", error.to_string()),
+            ServiceCredentialError::Conflict => concurrent_modification(),
+            ServiceCredentialError::Unexpected(e) => e.into(),
         }
     }
 }

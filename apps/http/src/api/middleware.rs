@@ -8,13 +8,19 @@ use futures::{Stream, StreamExt as _};
 use poem::http::StatusCode;
 use poem::{Body, Endpoint, IntoResponse as _, Request, Response};
 
-use super::MAX_JSON_BODY;
 use super::document::Document;
 use super::problem::Problem;
+use super::{MAX_EVENTS_BODY, MAX_JSON_BODY};
 
-fn too_large() -> Response {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {MAX_JSON_BODY} bytes"))
+fn too_large(limit: usize) -> Response {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {limit} bytes"))
         .into_poem_response()
+}
+
+/// The largest body the operation at `path` accepts: [`MAX_EVENTS_BODY`] for a batch of usage
+/// events, [`MAX_JSON_BODY`] for every other.
+fn body_limit(path: &str) -> usize {
+    if path.trim_end_matches('/') == "/v1/usage/events" { MAX_EVENTS_BODY } else { MAX_JSON_BODY }
 }
 
 /// How much of an oversized body is read and discarded before answering 413, and for how long.
@@ -37,13 +43,13 @@ async fn drain<B: AsRef<[u8]>, E>(mut body: impl Stream<Item = Result<B, E>> + U
     .await;
 }
 
-/// Reads a body of unknown length up to [`MAX_JSON_BODY`]; `None` when it is longer.
-async fn read_limited(body: Body) -> Result<Option<Vec<u8>>, std::io::Error> {
+/// Reads a body of unknown length up to `limit` bytes; `None` when it is longer.
+async fn read_limited(body: Body, limit: usize) -> Result<Option<Vec<u8>>, std::io::Error> {
     let mut stream = Box::pin(body.into_bytes_stream());
     let mut buffer = Vec::new();
     while let Some(chunk) = stream.next().await {
         buffer.extend_from_slice(&chunk?);
-        if buffer.len() > MAX_JSON_BODY {
+        if buffer.len() > limit {
             drain(stream).await;
             return Ok(None);
         }
@@ -51,24 +57,25 @@ async fn read_limited(body: Body) -> Result<Option<Vec<u8>>, std::io::Error> {
     Ok(Some(buffer))
 }
 
-/// Refuses bodies above [`MAX_JSON_BODY`] with 413 for the operations that read a body,
-/// whether its length is announced by `Content-Length` or not (chunked, HTTP/2), before any
+/// Refuses bodies above their operation's limit (see [`body_limit`]) with 413 for the
+/// operations that read a body, whether its length is announced by `Content-Length` or not (chunked, HTTP/2), before any
 /// handler buffers it. Other operations never read the body, so it is not limited there.
 pub async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let reads_body = req.data::<Arc<Document>>().is_some_and(|d| d.takes_body(req.method().as_str(), req.uri().path()));
     if reads_body {
+        let limit = body_limit(req.uri().path());
         let announced = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
         match announced {
-            Some(length) if length > MAX_JSON_BODY => {
+            Some(length) if length > limit => {
                 if length <= DRAIN_LIMIT {
                     drain(Box::pin(req.take_body().into_bytes_stream())).await;
                 }
-                return Ok(too_large());
+                return Ok(too_large(limit));
             }
             Some(_) => {}
-            None => match read_limited(req.take_body()).await {
+            None => match read_limited(req.take_body(), limit).await {
                 Ok(Some(bytes)) => req.set_body(Body::from_vec(bytes)),
-                Ok(None) => return Ok(too_large()),
+                Ok(None) => return Ok(too_large(limit)),
                 Err(error) => {
                     return Ok(Problem::bad_request(format!("cannot read the body: {error}")).into_poem_response());
                 }

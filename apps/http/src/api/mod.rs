@@ -1,13 +1,14 @@
 //! The HTTP API: poem-openapi operations under `/v1`, the OpenAPI document and the middleware.
 
-// Parsing returns `Result<_, Problem>`: a problem is built at most once per request, on its way
-// to becoming the response, so its size (a few strings and the extension members) costs nothing
-// worth a box.
-#![allow(clippy::result_large_err)]
+// Parsing returns `Result<_, Problem>`, and an operation returns one variant of its response
+// enum: either is built at most once per request, on its way to becoming the response, so its
+// size (a user with their budget, a problem with its extension members) costs nothing worth a box.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod access;
 mod audit;
 mod auth;
+pub mod budgets;
 pub mod document;
 mod errors;
 mod health;
@@ -17,8 +18,10 @@ mod me;
 mod middleware;
 mod models;
 pub mod problem;
+mod service_credentials;
 mod settings;
 mod text;
+mod usage;
 mod users;
 mod views;
 
@@ -48,6 +51,12 @@ enum ApiTags {
     Dashboard,
     /// The tenant's settings.
     Settings,
+    /// Budgets and usage reports.
+    Budgets,
+    /// The AI gateway's metering: reservations and usage events (service credentials only).
+    Usage,
+    /// Credentials for machines such as the AI gateway.
+    ServiceCredentials,
     /// The audit trail.
     Audit,
     /// Probes for orchestrators.
@@ -56,6 +65,9 @@ enum ApiTags {
 
 /// The largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// The largest body of a batch of usage events (1000 events).
+pub const MAX_EVENTS_BODY: usize = 1024 * 1024;
 
 /// The OpenAPI service with every operation.
 #[allow(clippy::type_complexity)]
@@ -68,6 +80,9 @@ pub fn openapi(
         invitations::InvitationsApi,
         licenses::LicensesApi,
         access::AccessApi,
+        budgets::BudgetsApi,
+        usage::UsageApi,
+        service_credentials::ServiceCredentialsApi,
         settings::SettingsApi,
         audit::AuditApi,
         health::HealthApi,
@@ -77,6 +92,7 @@ pub fn openapi(
     let views = views::UserViews {
         licenses: state.licenses.clone(),
         invitations: state.invitations.clone(),
+        budgets: state.budgets.clone(),
         clock: state.clock.clone(),
     };
     let apis = (
@@ -89,6 +105,9 @@ pub fn openapi(
         },
         licenses::LicensesApi { licenses: state.licenses.clone(), views },
         access::AccessApi { access: state.access.clone() },
+        budgets::BudgetsApi { budgets: state.budgets.clone(), clock: state.clock.clone() },
+        usage::UsageApi { usage: state.usage.clone() },
+        service_credentials::ServiceCredentialsApi { credentials: state.service_credentials.clone() },
         settings::SettingsApi { tenants: state.tenants.clone() },
         audit::AuditApi { audit: state.audit.clone() },
         health::HealthApi { store: state.store.clone() },

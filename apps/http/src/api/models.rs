@@ -9,6 +9,7 @@ use roster_domain::user::{NewUser, ProfileChanges};
 use roster_domain::{Email, PersonName, Phone, ReferralCode, Role, User, UserSource, UserStatus};
 use uuid::Uuid;
 
+use super::budgets::models::{BudgetBody, UsageBody};
 use super::problem::Problem;
 use super::text::Text;
 
@@ -138,6 +139,10 @@ pub struct UserBody {
     pub license: Option<LicenseRef>,
     /// The invitation of an invited user; absent for other users.
     pub invitation: Option<InvitationBody>,
+    /// The user's budget as of now; absent when they have none (no limit).
+    pub budget: Option<BudgetBody>,
+    /// What the user used since they exist (credits and other metrics); absent before any use.
+    pub usage: Option<UsageBody>,
 }
 
 /// Whether an invitation link still works.
@@ -249,9 +254,23 @@ pub struct LicenseRef {
     pub name: String,
 }
 
+/// What is shown with a user beside their own fields.
+#[derive(Debug, Default)]
+pub struct UserExtras {
+    /// The license held.
+    pub license: Option<LicenseRef>,
+    /// The invitation, when invited.
+    pub invitation: Option<InvitationBody>,
+    /// The budget as of now.
+    pub budget: Option<BudgetBody>,
+    /// The usage since they exist.
+    pub usage: Option<UsageBody>,
+}
+
 impl UserBody {
-    /// The body of `user`, who holds `license` (and, when invited, has `invitation`).
-    pub fn new(user: User, license: Option<LicenseRef>, invitation: Option<InvitationBody>) -> Self {
+    /// The body of `user` with what is shown beside.
+    pub fn new(user: User, extras: UserExtras) -> Self {
+        let UserExtras { license, invitation, budget, usage } = extras;
         Self {
             id: user.id.into(),
             email: user.email.to_string(),
@@ -268,6 +287,8 @@ impl UserBody {
             deactivated_at: user.deactivated_at,
             license,
             invitation,
+            budget,
+            usage,
         }
     }
 }

@@ -34,6 +34,15 @@ pub struct Problem {
     /// `no_seats_available`, `seats_in_use`, `license_in_use`: the seats assigned right now.
     #[oai(skip_serializing_if_is_none)]
     pub assigned: Option<u64>,
+    /// `budget_exceeded`: the budget's limit, in credits.
+    #[oai(skip_serializing_if_is_none)]
+    pub limit: Option<i64>,
+    /// `budget_exceeded`: credits consumed in the current period.
+    #[oai(skip_serializing_if_is_none)]
+    pub consumed: Option<i64>,
+    /// `budget_exceeded`: credits held by live reservations.
+    #[oai(skip_serializing_if_is_none)]
+    pub reserved: Option<i64>,
 }
 
 impl Problem {
@@ -48,6 +57,9 @@ impl Problem {
             kind: None,
             seats: None,
             assigned: None,
+            limit: None,
+            consumed: None,
+            reserved: None,
         }
     }
 

@@ -1,8 +1,11 @@
 //! `/v1/settings`: the caller's tenant's settings. Administrators only.
 
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use roster_domain::invitation::{InvitationTtl, TenantSettings};
+
+use super::budgets::models::{BudgetPolicyBody, BudgetPolicyRequest};
 use roster_domain::services::TenantService;
 
 use super::ApiTags;
@@ -18,14 +21,20 @@ pub struct SettingsApi {
 /// A tenant's settings.
 #[derive(Object, Debug)]
 #[oai(rename = "Settings")]
+#[oai(skip_serializing_if_is_none)]
 pub struct SettingsBody {
     /// How long invitation links work, in seconds: 3,600 (1 hour) to 2,592,000 (30 days).
     pub invitation_ttl_seconds: u32,
+    /// The budget every new user gets; absent: new users have none (no limit).
+    pub default_budget: Option<BudgetPolicyBody>,
 }
 
 impl From<TenantSettings> for SettingsBody {
     fn from(settings: TenantSettings) -> Self {
-        Self { invitation_ttl_seconds: settings.invitation_ttl.seconds() }
+        Self {
+            invitation_ttl_seconds: settings.invitation_ttl.seconds(),
+            default_budget: settings.default_budget.map(Into::into),
+        }
     }
 }
 
@@ -37,6 +46,9 @@ pub struct UpdateSettingsRequest {
     /// already sent keep the expiry they were sent with.
     #[oai(validator(minimum(value = "3600"), maximum(value = "2592000")))]
     pub invitation_ttl_seconds: Option<u32>,
+    /// The budget every new user gets (created, invited, imported); `null` removes it. Users
+    /// that exist keep theirs.
+    pub default_budget: MaybeUndefined<BudgetPolicyRequest>,
 }
 
 #[derive(ApiResponse, Debug)]
@@ -107,6 +119,11 @@ impl SettingsApi {
         answer(
             async {
                 let mut settings = self.tenants.settings(&auth.0).await?;
+                match body.0.default_budget {
+                    MaybeUndefined::Undefined => {}
+                    MaybeUndefined::Null => settings.default_budget = None,
+                    MaybeUndefined::Value(policy) => settings.default_budget = Some(policy.try_into_domain()?),
+                }
                 if let Some(seconds) = body.0.invitation_ttl_seconds {
                     settings.invitation_ttl =
                         InvitationTtl::from_seconds(seconds.into()).map_err(|e| Problem::bad_request(e.to_string()))?;

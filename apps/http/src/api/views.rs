@@ -1,15 +1,16 @@
-//! Users as the API shows them: with the name of the license each holds and, for invited users,
-//! their invitation. Both are looked up once per response (a tenant has a handful of license
-//! kinds; a page holds at most 200 users) and only when some user needs them.
+//! Users as the API shows them: with the name of the license each holds, the invitation of
+//! invited users, and each user's budget and usage. Each is looked up once per response (a
+//! tenant has a handful of license kinds; a page holds at most 200 users), the license names and
+//! invitations only when some user needs them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use roster_domain::ports::Clock;
-use roster_domain::services::{InvitationService, LicenseService};
+use roster_domain::services::{BudgetService, InvitationService, LicenseService};
 use roster_domain::{Actor, LicenseKindId, LicenseName, User, UserId, UserStatus};
 
-use super::models::{InvitationBody, LicenseRef, UserBody};
+use super::models::{InvitationBody, LicenseRef, UserBody, UserExtras};
 use super::problem::Problem;
 
 /// Renders users for an actor.
@@ -17,6 +18,7 @@ use super::problem::Problem;
 pub struct UserViews {
     pub licenses: LicenseService,
     pub invitations: InvitationService,
+    pub budgets: BudgetService,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -47,6 +49,10 @@ impl UserViews {
             let found = self.invitations.of_users(actor.tenant, &invited).await?;
             found.into_iter().map(|invitation| (invitation.user, invitation)).collect()
         };
+        let ids: Vec<UserId> = users.iter().map(|user| user.id).collect();
+        let (budgets, usage) = self.budgets.of_users(actor.tenant, &ids).await?;
+        let mut budgets: HashMap<UserId, _> = budgets.into_iter().collect();
+        let mut usage: HashMap<UserId, _> = usage.into_iter().collect();
         let now = self.clock.now();
         Ok(users
             .into_iter()
@@ -59,7 +65,9 @@ impl UserViews {
                 });
                 let invitation =
                     (user.status == UserStatus::Invited).then(|| InvitationBody::new(invitations.get(&user.id), now));
-                UserBody::new(user, license, invitation)
+                let budget = budgets.remove(&user.id).map(Into::into);
+                let usage = usage.remove(&user.id).map(Into::into);
+                UserBody::new(user, UserExtras { license, invitation, budget, usage })
             })
             .collect())
     }

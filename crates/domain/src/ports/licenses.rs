@@ -16,6 +16,8 @@ pub struct AccessFacts {
     pub status: UserStatus,
     /// The license they hold.
     pub license: Option<HeldLicense>,
+    /// Their budget as stored (not yet judged at any instant).
+    pub budget: Option<crate::budget::Budget>,
 }
 
 /// Stores the license kinds of every tenant. Seats are taken and returned by
@@ -74,8 +76,8 @@ pub trait LicenseRepository: Send + Sync {
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
 
-    /// The role, status and license of the user `user` of `tenant`, in one read: the platform's
-    /// hot path.
+    /// The role, status, license and budget of the user `user` of `tenant`, in one read: the
+    /// platform's hot path.
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.

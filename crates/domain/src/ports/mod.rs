@@ -7,25 +7,31 @@
 //! [`AuditEvent`]: crate::AuditEvent
 
 mod audit;
+mod budgets;
 mod clock;
 mod email;
 mod invitations;
 mod licenses;
+mod services;
 mod tenants;
 mod tokens;
 mod users;
 
 pub use audit::AuditLog;
+pub use budgets::{BudgetRepository, BudgetTotals, UsageLedger};
 pub use clock::{Clock, SystemClock};
 pub use email::EmailSender;
 pub use invitations::InvitationRepository;
 pub use licenses::{AccessFacts, LicenseRepository};
+pub use services::ServiceCredentialRepository;
 pub use tenants::TenantRepository;
 pub use tokens::TokenRepository;
 pub use users::UserRepository;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use audit::MockAuditLog;
+#[cfg(any(test, feature = "mocks"))]
+pub use budgets::{MockBudgetRepository, MockUsageLedger};
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
@@ -34,6 +40,8 @@ pub use email::MockEmailSender;
 pub use invitations::MockInvitationRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use licenses::MockLicenseRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use services::MockServiceCredentialRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use tenants::MockTenantRepository;
 #[cfg(any(test, feature = "mocks"))]

@@ -12,7 +12,8 @@ pub trait UserRepository: Send + Sync {
     /// Stores a new `user` and records `audit` atomically. When `acting` names a user, the
     /// transaction first re-checks, serialised with the tenant's governed changes, that they are
     /// still active with that role. When `user.license` is set, it MUST take a seat of that kind
-    /// in the same transaction, never letting the kind's assigned seats exceed its seats.
+    /// in the same transaction, never letting the kind's assigned seats exceed its seats. When
+    /// the tenant has a default budget, the user MUST get it in that transaction.
     ///
     /// # Errors
     /// MUST return [`StoreError::EmailTaken`] when the tenant has a user with the same email in

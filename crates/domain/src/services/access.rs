@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::budget::Budget;
 use crate::governance;
-use crate::ports::{Clock, InvitationRepository, LicenseRepository};
+use crate::ports::{BudgetRepository, BudgetTotals, Clock, InvitationRepository, LicenseRepository};
 use crate::{
     Actor, Capability, HeldLicense, LicenseKind, Role, StoreError, UnexpectedError, UserId, UserStatus, Violation,
 };
@@ -19,6 +20,9 @@ pub struct Entitlements {
     pub active: bool,
     /// The license the user holds.
     pub license: Option<HeldLicense>,
+    /// The user's budget as of now (consumption reset if a new period began); `None`: no
+    /// budget, no limit.
+    pub budget: Option<Budget>,
 }
 
 impl Entitlements {
@@ -77,6 +81,8 @@ pub struct Dashboard {
     pub deactivated: u64,
     /// Every license kind, with seats, assigned and available.
     pub licenses: Vec<LicenseKind>,
+    /// Budgets as a whole.
+    pub budgets: BudgetTotals,
 }
 
 /// Reading the dashboard failed.
@@ -95,6 +101,7 @@ pub enum DashboardError {
 pub struct AccessService {
     licenses: Arc<dyn LicenseRepository>,
     invitations: Arc<dyn InvitationRepository>,
+    budgets: Arc<dyn BudgetRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -109,25 +116,28 @@ impl AccessService {
     pub fn new(
         licenses: Arc<dyn LicenseRepository>,
         invitations: Arc<dyn InvitationRepository>,
+        budgets: Arc<dyn BudgetRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { licenses, invitations, clock }
+        Self { licenses, invitations, budgets, clock }
     }
 
     /// What the user `id` may do right now, in one read. Everyone reads their own; reading
-    /// others needs `view_users`.
+    /// others needs `view_users`, or a service with `entitlements:read`.
     ///
     /// # Errors
     /// See [`EntitlementsError`].
     pub async fn entitlements(&self, actor: &Actor, id: UserId) -> Result<Entitlements, EntitlementsError> {
-        governance::check_view(actor, id)?;
+        governance::check_entitlements(actor, id)?;
         let facts = self.licenses.access_facts(actor.tenant, id).await.map_err(StoreError::into_unexpected)?;
         let facts = facts.ok_or(EntitlementsError::NotFound)?;
+        let now = self.clock.now();
         Ok(Entitlements {
             user: id,
             role: facts.role,
             active: facts.status == UserStatus::Active,
             license: facts.license,
+            budget: facts.budget.map(|budget| budget.at(now)),
         })
     }
 
@@ -149,7 +159,9 @@ impl AccessService {
         let deactivated = sum(&|_, status| status == UserStatus::Deactivated);
         let licensed = licenses.iter().map(|kind| kind.assigned).sum::<u64>();
         let invited = sum(&|_, status| status == UserStatus::Invited);
-        let pending = self.invitations.count_pending(actor.tenant, self.clock.now()).await.map_err(unexpected)?;
+        let now = self.clock.now();
+        let pending = self.invitations.count_pending(actor.tenant, now).await.map_err(unexpected)?;
+        let budgets = self.budgets.budget_totals(actor.tenant, now).await.map_err(unexpected)?;
         Ok(Dashboard {
             total,
             licensed,
@@ -160,6 +172,7 @@ impl AccessService {
             expired_invitations: invited.saturating_sub(pending),
             deactivated,
             licenses,
+            budgets,
         })
     }
 }

@@ -3,16 +3,22 @@
 
 mod access;
 mod audit;
+pub mod budgets;
 pub mod invitations;
 pub mod licenses;
+pub mod service_credentials;
 mod tenants;
 mod tokens;
+pub mod usage;
 pub mod users;
 
 pub use access::{AccessService, Dashboard, DashboardError, Entitlements, EntitlementsError};
 pub use audit::{AuditService, ListAuditError};
+pub use budgets::{BudgetError, BudgetService};
 pub use invitations::{AcceptLinks, InvitationService};
 pub use licenses::LicenseService;
+pub use service_credentials::{ServiceCredentialError, ServiceCredentialService};
 pub use tenants::{CreateTenantError, CreatedTenant, SettingsError, TenantService};
 pub use tokens::{AuthenticateError, IssueTokenError, TokenService};
+pub use usage::{MeteringError, UsageService};
 pub use users::UserService;

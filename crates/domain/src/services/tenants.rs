@@ -207,7 +207,10 @@ mod tests {
             .times(1)
             .returning(|_, _, _, _| Ok(()));
         let service = service(tenants);
-        let hour = TenantSettings { invitation_ttl: crate::invitation::InvitationTtl::from_seconds(3600).unwrap() };
+        let hour = TenantSettings {
+            invitation_ttl: crate::invitation::InvitationTtl::from_seconds(3600).unwrap(),
+            ..TenantSettings::default()
+        };
         let email = Email::parse("c@acme.test").unwrap();
         let collaborator = Actor::user(id, crate::UserId::new(), email.clone(), Role::Collaborator);
         assert!(matches!(service.update_settings(&collaborator, hour).await, Err(SettingsError::Forbidden(_))));

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::ports::{Clock, TenantRepository, TokenRepository, UserRepository};
+use crate::ports::{Clock, ServiceCredentialRepository, TenantRepository, TokenRepository, UserRepository};
+use crate::service::ServiceSecret;
 use crate::{
     Actor, ApiToken, AuditEvent, Email, StoreError, TenantName, TokenLabel, TokenSecret, UnexpectedError, UserStatus,
 };
@@ -41,6 +42,7 @@ pub struct TokenService {
     tenants: Arc<dyn TenantRepository>,
     users: Arc<dyn UserRepository>,
     tokens: Arc<dyn TokenRepository>,
+    services: Arc<dyn ServiceCredentialRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -56,9 +58,10 @@ impl TokenService {
         tenants: Arc<dyn TenantRepository>,
         users: Arc<dyn UserRepository>,
         tokens: Arc<dyn TokenRepository>,
+        services: Arc<dyn ServiceCredentialRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { tenants, users, tokens, clock }
+        Self { tenants, users, tokens, services, clock }
     }
 
     /// Issues a new API token for the active user `email` of the tenant `tenant`, on the
@@ -91,11 +94,17 @@ impl TokenService {
         }
     }
 
-    /// The actor a presented bearer credential acts as.
+    /// The actor a presented bearer credential acts as: a user's API token (`rst_...`) or a
+    /// service credential (`rsk_...`).
     ///
     /// # Errors
     /// See [`AuthenticateError`].
     pub async fn authenticate(&self, presented: &str) -> Result<Actor, AuthenticateError> {
+        if let Some(service) = ServiceSecret::parse(presented) {
+            let found =
+                self.services.authenticate_service(&service.hash()).await.map_err(StoreError::into_unexpected)?;
+            return found.map(|credential| Actor::service(&credential)).ok_or(AuthenticateError::Unauthenticated);
+        }
         let secret = TokenSecret::parse(presented).ok_or(AuthenticateError::Unauthenticated)?;
         let actor = self.tokens.authenticate(&secret.hash()).await.map_err(StoreError::into_unexpected)?;
         actor.ok_or(AuthenticateError::Unauthenticated)
@@ -105,7 +114,9 @@ impl TokenService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockClock, MockTenantRepository, MockTokenRepository, MockUserRepository};
+    use crate::ports::{
+        MockClock, MockServiceCredentialRepository, MockTenantRepository, MockTokenRepository, MockUserRepository,
+    };
     use crate::{Role, TenantId, UserId};
 
     fn service(tokens: MockTokenRepository) -> TokenService {
@@ -113,6 +124,7 @@ mod tests {
             Arc::new(MockTenantRepository::new()),
             Arc::new(MockUserRepository::new()),
             Arc::new(tokens),
+            Arc::new(MockServiceCredentialRepository::new()),
             Arc::new(MockClock::new()),
         )
     }

@@ -9,6 +9,10 @@ pub struct Model {
     pub revision: i64,
     pub created_at: DateTimeUtc,
     pub invitation_ttl_seconds: i32,
+    pub default_budget_limit: Option<i64>,
+    pub default_budget_period: Option<String>,
+    pub default_budget_warn: Option<i16>,
+    pub default_budget_hard: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

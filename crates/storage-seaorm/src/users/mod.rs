@@ -88,6 +88,7 @@ impl UserRepository for Store {
         let stored = governed::lock_and_check(&txn, tenant, premises).await?;
         counts::adjust(&txn, tenant, &stored.role, &stored.status, -1).await?;
         seats::moved(&txn, tenant, stored.license, None).await?;
+        crate::budgets::forget_budget(&txn, tenant, premises.target).await?;
         anonymise_audit_trail(&txn, tenant, premises.target).await?;
         users::Entity::delete_by_id(premises.target.as_uuid()).exec(&txn).await.map_err(unexpected)?;
         insert_event(&txn, audit).await?;
@@ -123,6 +124,10 @@ pub(crate) async fn insert_user(txn: &DatabaseTransaction, user: &User) -> Resul
         .exec_without_returning(txn)
         .await
         .map_err(|error| if is_unique_violation(&error) { StoreError::EmailTaken } else { unexpected(error) })?;
+    if let Some(policy) = crate::budgets::default_policy(txn, user.tenant).await? {
+        let budget = roster_domain::budget::Budget::new(policy, user.created_at);
+        crate::budgets::insert_budget(txn, user.tenant, user.id, &budget, user.created_at).await?;
+    }
     counts::adjust(txn, user.tenant, user.role.as_str(), user.status.as_str(), 1).await
 }
 

@@ -594,7 +594,7 @@ async fn update_settings(
 }
 
 fn lifetime(seconds: u64) -> TenantSettings {
-    TenantSettings { invitation_ttl: InvitationTtl::from_seconds(seconds).unwrap() }
+    TenantSettings { invitation_ttl: InvitationTtl::from_seconds(seconds).unwrap(), default_budget: None }
 }
 
 async fn updated_tenant_settings_are_stored_with_their_audit_event(db: TestDatabase) {

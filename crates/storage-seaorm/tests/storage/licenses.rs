@@ -359,9 +359,15 @@ async fn access_facts_tell_role_status_and_license_in_one_read(db: TestDatabase)
     set_license(&db, &collaborator, Some(kind.id)).await.unwrap();
     let facts = db.store.access_facts(acme.tenant.id, collaborator.id).await.unwrap();
     let license = Some(HeldLicense { kind: kind.id, name: name("Knowledge Only") });
-    assert_eq!(facts, Some(AccessFacts { role: Role::Collaborator, status: UserStatus::Active, license }));
+    assert_eq!(
+        facts,
+        Some(AccessFacts { role: Role::Collaborator, status: UserStatus::Active, license, budget: None })
+    );
     let facts = db.store.access_facts(acme.tenant.id, acme.admin.id).await.unwrap();
-    assert_eq!(facts, Some(AccessFacts { role: Role::Administrator, status: UserStatus::Active, license: None }));
+    assert_eq!(
+        facts,
+        Some(AccessFacts { role: Role::Administrator, status: UserStatus::Active, license: None, budget: None })
+    );
 }
 
 async fn access_facts_of_an_unknown_or_foreign_user_are_none(db: TestDatabase) {

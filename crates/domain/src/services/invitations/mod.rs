@@ -255,7 +255,7 @@ impl InvitationService {
     ) -> Result<Invitation, UnexpectedError> {
         let inviter = match &actor.identity {
             ActorIdentity::User { email, .. } => Some(email.as_str()),
-            ActorIdentity::System => None,
+            ActorIdentity::Service { .. } | ActorIdentity::System => None,
         };
         let email = InvitationMail {
             to: &user.email,

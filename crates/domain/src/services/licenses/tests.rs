@@ -5,7 +5,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::*;
-use crate::ports::{AccessFacts, MockClock, MockInvitationRepository, MockLicenseRepository, MockUserRepository};
+use crate::ports::{
+    AccessFacts, BudgetTotals, MockBudgetRepository, MockClock, MockInvitationRepository, MockLicenseRepository,
+    MockUserRepository,
+};
 use crate::services::{AccessService, EntitlementsError, UserService};
 use crate::user::NewUser;
 use crate::{Capability, Email, HeldLicense, Role, TenantId, UserSource, Violation};
@@ -199,7 +202,9 @@ async fn a_kind_with_seats_assigned_cannot_be_deleted() {
 fn access_over(licenses: MockLicenseRepository) -> AccessService {
     let mut invitations = MockInvitationRepository::new();
     invitations.expect_count_pending().returning(|_, _| Ok(3));
-    AccessService::new(Arc::new(licenses), Arc::new(invitations), clock())
+    let mut budgets = MockBudgetRepository::new();
+    budgets.expect_budget_totals().returning(|_, _| Ok(BudgetTotals::default()));
+    AccessService::new(Arc::new(licenses), Arc::new(invitations), Arc::new(budgets), clock())
 }
 
 fn access(facts: Option<AccessFacts>) -> AccessService {
@@ -218,7 +223,7 @@ async fn only_an_active_licensed_user_has_ai_access() {
         (UserStatus::Invited, held.clone(), false),
         (UserStatus::Deactivated, None, false),
     ] {
-        let facts = AccessFacts { role: Role::User, status, license };
+        let facts = AccessFacts { role: Role::User, status, license, budget: None };
         let entitlements = access(Some(facts)).entitlements(&actor_of(&member), member.id).await.unwrap();
         assert_eq!(entitlements.ai_access(), expected, "{status:?}");
     }

@@ -1,0 +1,274 @@
+//! [`BudgetRepository`] and [`UsageLedger`](roster_domain::ports::UsageLedger) on SeaORM.
+//!
+//! Every operation on a user's budget runs in one write transaction that first locks that
+//! budget's row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's write lock, taken at `BEGIN
+//! IMMEDIATE`, serialises every writer), then judges it with the domain's `Budget::at` and
+//! `Budget::admits`, then writes the outcome. Concurrent requests on any number of instances
+//! are therefore judged one after the other, and an outcome is committed before it is returned.
+
+mod counters;
+mod ledger;
+
+use async_trait::async_trait;
+use chrono::{Datelike as _, NaiveDate};
+use roster_domain::budget::{Budget, BudgetPeriod, BudgetPolicy, Credits, Threshold};
+use roster_domain::governance::Acting;
+use roster_domain::ports::{BudgetRepository, BudgetTotals};
+use roster_domain::{AuditEvent, StoreError, TenantId, Timestamp, UserId};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Value};
+
+use crate::Store;
+use crate::audit::insert_event;
+use crate::transaction::{begin_write, corrupt, raw, unexpected};
+use crate::users::{check_actor, lock_tenant};
+
+/// The columns of a budget row, in the order [`from_row`] reads them.
+pub(crate) const BUDGET_COLUMNS: &str = "limit_credits, period, warn_percent, hard, consumed, reserved, period_start";
+
+/// The budget a row of [`BUDGET_COLUMNS`] (possibly prefixed, e.g. `b_`) stores.
+pub(crate) fn from_row(row: &QueryResult, prefix: &str) -> Result<Budget, StoreError> {
+    let get_i64 = |column: &str| row.try_get::<i64>("", &format!("{prefix}{column}")).map_err(unexpected);
+    let count = |column: &str| get_i64(column).and_then(|v| Credits::new(v).map_err(|e| corrupt(column, e)));
+    let period: String = row.try_get("", &format!("{prefix}period")).map_err(unexpected)?;
+    let warn: Option<i16> = row.try_get("", &format!("{prefix}warn_percent")).map_err(unexpected)?;
+    let warn_at = warn
+        .map(|percent| u8::try_from(percent).ok().and_then(|p| Threshold::new(p).ok()).ok_or(percent))
+        .transpose()
+        .map_err(|percent| corrupt("warning threshold", percent))?;
+    Ok(Budget {
+        policy: BudgetPolicy {
+            limit: count("limit_credits")?,
+            period: period.parse().map_err(|e| corrupt("budget period", e))?,
+            warn_at,
+            hard: row.try_get("", &format!("{prefix}hard")).map_err(unexpected)?,
+        },
+        consumed: count("consumed")?,
+        reserved: count("reserved")?,
+        period_start: row.try_get("", &format!("{prefix}period_start")).map_err(unexpected)?,
+    })
+}
+
+/// Reads the budget of `user` and, inside a write transaction, locks it until commit.
+pub(crate) async fn lock_budget(txn: &DatabaseTransaction, user: UserId) -> Result<Option<Budget>, StoreError> {
+    let backend = txn.get_database_backend();
+    let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT {BUDGET_COLUMNS} FROM budgets WHERE user_id = ?{lock}");
+    let row = txn.query_one_raw(raw(backend, &sql, [user.as_uuid().into()])).await.map_err(unexpected)?;
+    row.map(|row| from_row(&row, "")).transpose()
+}
+
+/// Stores `budget` as the (locked) budget of `user`.
+pub(crate) async fn write_budget(
+    txn: &DatabaseTransaction,
+    user: UserId,
+    budget: &Budget,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let sql = "UPDATE budgets SET limit_credits = ?, period = ?, warn_percent = ?, hard = ?, consumed = ?, \
+               reserved = ?, period_start = ?, updated_at = ? WHERE user_id = ?";
+    let values: Vec<Value> = vec![
+        budget.policy.limit.get().into(),
+        budget.policy.period.as_str().into(),
+        budget.policy.warn_at.map(|t| i16::from(t.percent())).into(),
+        budget.policy.hard.into(),
+        budget.consumed.get().into(),
+        budget.reserved.get().into(),
+        budget.period_start.into(),
+        now.into(),
+        user.as_uuid().into(),
+    ];
+    txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
+    Ok(())
+}
+
+/// Gives the new user `user` of `tenant` the budget `budget`, counting it in the tenant's totals.
+pub(crate) async fn insert_budget(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    user: UserId,
+    budget: &Budget,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO budgets (user_id, tenant_id, {BUDGET_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    let values: Vec<Value> = vec![
+        user.as_uuid().into(),
+        tenant.as_uuid().into(),
+        budget.policy.limit.get().into(),
+        budget.policy.period.as_str().into(),
+        budget.policy.warn_at.map(|t| i16::from(t.percent())).into(),
+        budget.policy.hard.into(),
+        budget.consumed.get().into(),
+        budget.reserved.get().into(),
+        budget.period_start.into(),
+        now.into(),
+    ];
+    txn.execute_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    adjust_totals(txn, tenant, 1, budget.policy.limit.get()).await
+}
+
+/// Removes the budget of `user` from the tenant's totals, before the user or budget is deleted.
+pub(crate) async fn forget_budget(txn: &DatabaseTransaction, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+    if let Some(budget) = lock_budget(txn, user).await? {
+        adjust_totals(txn, tenant, -1, -budget.policy.limit.get()).await?;
+    }
+    Ok(())
+}
+
+/// Adds `users` and `limit` to the tenant's budget totals.
+async fn adjust_totals(txn: &DatabaseTransaction, tenant: TenantId, users: i64, limit: i64) -> Result<(), StoreError> {
+    let sql = "INSERT INTO budget_totals (tenant_id, users, limit_total) VALUES (?, ?, ?) \
+               ON CONFLICT (tenant_id) DO UPDATE SET users = budget_totals.users + excluded.users, \
+               limit_total = budget_totals.limit_total + excluded.limit_total";
+    let values: Vec<Value> = vec![tenant.as_uuid().into(), users.into(), limit.into()];
+    txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
+    Ok(())
+}
+
+/// The default budget of new users of `tenant`, read inside `txn`.
+pub(crate) async fn default_policy(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+) -> Result<Option<BudgetPolicy>, StoreError> {
+    let sql = "SELECT default_budget_limit, default_budget_period, default_budget_warn, default_budget_hard \
+               FROM tenants WHERE id = ?";
+    let row =
+        txn.query_one_raw(raw(txn.get_database_backend(), sql, [tenant.as_uuid().into()])).await.map_err(unexpected)?;
+    let Some(row) = row else { return Ok(None) };
+    let limit: Option<i64> = row.try_get("", "default_budget_limit").map_err(unexpected)?;
+    let period: Option<String> = row.try_get("", "default_budget_period").map_err(unexpected)?;
+    let warn: Option<i16> = row.try_get("", "default_budget_warn").map_err(unexpected)?;
+    let hard: Option<bool> = row.try_get("", "default_budget_hard").map_err(unexpected)?;
+    policy_of(limit, period, warn, hard)
+}
+
+/// The policy stored in the four default-budget columns of a tenant (all set, or none).
+pub(crate) fn policy_of(
+    limit: Option<i64>,
+    period: Option<String>,
+    warn: Option<i16>,
+    hard: Option<bool>,
+) -> Result<Option<BudgetPolicy>, StoreError> {
+    let (Some(limit), Some(period), Some(hard)) = (limit, period, hard) else { return Ok(None) };
+    let warn_at = warn
+        .map(|percent| u8::try_from(percent).ok().and_then(|p| Threshold::new(p).ok()).ok_or(percent))
+        .transpose()
+        .map_err(|percent| corrupt("default warning threshold", percent))?;
+    Ok(Some(BudgetPolicy {
+        limit: Credits::new(limit).map_err(|e| corrupt("default budget limit", e))?,
+        period: period.parse::<BudgetPeriod>().map_err(|e| corrupt("default budget period", e))?,
+        warn_at,
+        hard,
+    }))
+}
+
+fn first_of_month(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).expect("every month has a first day")
+}
+
+#[async_trait]
+impl BudgetRepository for Store {
+    async fn budget(&self, tenant: TenantId, user: UserId) -> Result<Option<Budget>, StoreError> {
+        let sql = format!("SELECT {BUDGET_COLUMNS} FROM budgets WHERE tenant_id = ? AND user_id = ?");
+        let statement = raw(self.backend(), &sql, [tenant.as_uuid().into(), user.as_uuid().into()]);
+        let row = self.db.query_one_raw(statement).await.map_err(unexpected)?;
+        row.map(|row| from_row(&row, "")).transpose()
+    }
+
+    async fn budgets_of(&self, tenant: TenantId, users: &[UserId]) -> Result<Vec<(UserId, Budget)>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; users.len()].join(", ");
+        let sql = format!("SELECT user_id, {BUDGET_COLUMNS} FROM budgets WHERE tenant_id = ? AND user_id IN ({marks})");
+        let values = std::iter::once(tenant.as_uuid().into()).chain(users.iter().map(|u| u.as_uuid().into()));
+        let rows = self.db.query_all_raw(raw(self.backend(), &sql, values)).await.map_err(unexpected)?;
+        rows.iter()
+            .map(|row| {
+                let user: uuid::Uuid = row.try_get("", "user_id").map_err(unexpected)?;
+                Ok((user.into(), from_row(row, "")?))
+            })
+            .collect()
+    }
+
+    async fn set_budget(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        policy: Option<BudgetPolicy>,
+        now: Timestamp,
+        acting: Acting,
+        audit: &AuditEvent,
+    ) -> Result<Option<Budget>, StoreError> {
+        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        lock_tenant(&txn, tenant).await?;
+        check_actor(&txn, tenant, acting).await?;
+        let exists = "SELECT id FROM users WHERE tenant_id = ? AND id = ?";
+        let found = txn
+            .query_one_raw(raw(self.backend(), exists, [tenant.as_uuid().into(), user.as_uuid().into()]))
+            .await
+            .map_err(unexpected)?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let before = lock_budget(&txn, user).await?;
+        let after = match (before, policy) {
+            (None, None) => None,
+            (None, Some(policy)) => {
+                let budget = Budget::new(policy, now);
+                insert_budget(&txn, tenant, user, &budget, now).await?;
+                Some(budget)
+            }
+            (Some(old), Some(policy)) => {
+                let current = old.at(now);
+                let budget = Budget { policy, period_start: policy.period.start(now), ..current };
+                write_budget(&txn, user, &budget, now).await?;
+                adjust_totals(&txn, tenant, 0, policy.limit.get() - old.policy.limit.get()).await?;
+                Some(budget)
+            }
+            (Some(_), None) => {
+                forget_budget(&txn, tenant, user).await?;
+                let statement = raw(self.backend(), "DELETE FROM budgets WHERE user_id = ?", [user.as_uuid().into()]);
+                txn.execute_raw(statement).await.map_err(unexpected)?;
+                None
+            }
+        };
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(after)
+    }
+
+    async fn budget_totals(&self, tenant: TenantId, now: Timestamp) -> Result<BudgetTotals, StoreError> {
+        let totals = "SELECT users, limit_total FROM budget_totals WHERE tenant_id = ?";
+        let row =
+            self.db.query_one_raw(raw(self.backend(), totals, [tenant.as_uuid().into()])).await.map_err(unexpected)?;
+        let (users, limit) = match row {
+            Some(row) => (
+                row.try_get::<i64>("", "users").map_err(unexpected)?,
+                row.try_get::<i64>("", "limit_total").map_err(unexpected)?,
+            ),
+            None => (0, 0),
+        };
+        let today = now.date_naive();
+        let spent = "SELECT CAST(COALESCE(SUM(CASE WHEN day = ? THEN credits ELSE 0 END), 0) AS BIGINT) AS today, \
+                     CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS month \
+                     FROM usage_tenant_daily WHERE tenant_id = ? AND day >= ? AND day <= ?";
+        let values: Vec<Value> =
+            vec![today.into(), tenant.as_uuid().into(), first_of_month(today).into(), today.into()];
+        let row = self.db.query_one_raw(raw(self.backend(), spent, values)).await.map_err(unexpected)?;
+        let (consumed_today, consumed_this_month) = match row {
+            Some(row) => (
+                row.try_get::<i64>("", "today").map_err(unexpected)?,
+                row.try_get::<i64>("", "month").map_err(unexpected)?,
+            ),
+            None => (0, 0),
+        };
+        Ok(BudgetTotals {
+            users: u64::try_from(users).map_err(|e| corrupt("budget users", e))?,
+            limit,
+            consumed_today,
+            consumed_this_month,
+        })
+    }
+}
