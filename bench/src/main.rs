@@ -5,6 +5,7 @@
 //! cargo run --release -p roster-bench -- users-list --database sqlite
 //! cargo run --release -p roster-bench -- users-list --database postgres --users 1000000 --requests 200
 //! cargo run --release -p roster-bench -- access --database sqlite
+//! cargo run --release -p roster-bench -- gateway --database postgres
 //! ```
 //!
 //! Results go to `bench/results/` (a markdown table per database).
@@ -12,6 +13,7 @@
 mod access;
 mod client;
 mod database;
+mod gateway;
 mod query_string;
 mod stats;
 mod users_list;
@@ -37,6 +39,9 @@ enum Command {
     UsersList(UsersListArgs),
     /// `GET /v1/metrics` and the entitlements endpoints on one tenant with many licensed users.
     Access(AccessArgs),
+    /// The AI gateway's calls under concurrent clients: entitlement checks and reservation +
+    /// commit pairs, next to a hello-world and a raw `UPDATE` baseline.
+    Gateway(GatewayArgs),
 }
 
 /// The database engine a benchmark runs on.
@@ -129,12 +134,45 @@ struct AccessArgs {
     results_dir: PathBuf,
 }
 
+/// Options of `gateway`.
+#[derive(Debug, clap::Args)]
+struct GatewayArgs {
+    /// Which database to run on.
+    #[arg(long, value_enum)]
+    database: DatabaseKind,
+
+    /// Licensed users with budgets the load cycles through.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+
+    /// Seconds each case runs.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+
+    /// Database connections of the application (and of the raw UPDATE baseline).
+    #[arg(long, default_value_t = 16)]
+    pool: u32,
+
+    /// Administration URL of the PostgreSQL server; the benchmark database is created next to it.
+    #[arg(long, env = "ROSTER_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+
+    /// Where the result table is written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::UsersList(args) => users_list::run(args).await,
         Command::Access(args) => access::run(args).await,
+        Command::Gateway(args) => gateway::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

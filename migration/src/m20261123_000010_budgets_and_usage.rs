@@ -3,7 +3,8 @@
 //! - `budgets`: one row per user with a budget: the policy, the credits consumed in the period
 //!   starting at `period_start`, the credits held by live reservations. `CHECK` keeps both
 //!   non-negative.
-//! - `reservations`, `usage_events`: the ledger. An idempotency key is unique per tenant in each.
+//! - `reservations`, `usage_events`: the ledger (a committed reservation records its own use;
+//!   events record use without a reservation). An idempotency key is unique per tenant in each.
 //! - `usage_totals` (per user and metric, all time), `usage_daily` (per user, UTC day and
 //!   metric) and `usage_tenant_daily` (per tenant, UTC day and shard: credits only; eight shards
 //!   so that concurrent commits of one tenant do not queue on one row): counters kept in the
@@ -15,7 +16,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, binary_len, boolean, boolean_null, date, pk_uuid, small_integer, small_integer_null,
-    string_len, string_len_null, text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
+    string_len, string_len_null, text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
 };
 
 use super::m20261122_000001_create_tenants::Tenants;
@@ -65,7 +66,6 @@ enum UsageEvents {
     Metrics,
     OccurredAt,
     RecordedAt,
-    ReservationId,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -217,7 +217,6 @@ impl MigrationTrait for Migration {
                     .col(text(UsageEvents::Metrics))
                     .col(timestamp_with_time_zone(UsageEvents::OccurredAt))
                     .col(timestamp_with_time_zone(UsageEvents::RecordedAt))
-                    .col(uuid_null(UsageEvents::ReservationId))
                     .foreign_key(&mut on_user(UsageEvents::Table, UsageEvents::UserId))
                     .foreign_key(&mut on_tenant(UsageEvents::Table, UsageEvents::TenantId))
                     .to_owned(),

@@ -169,7 +169,7 @@ impl TargetKind {
             Self::User => "user",
             Self::Token => "token",
             Self::License => "license",
-            Self::ServiceCredential => "service_credential",
+            Self::ServiceCredential => "service",
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::invitations::{self, Column, Entity};
 use crate::tokens::insert_token;
-use crate::transaction::{begin_write, corrupt, unexpected};
+use crate::transaction::{corrupt, unexpected};
 use crate::users::{check_actor, insert_user, lock_and_check, lock_tenant, write_change};
 
 fn to_row(invitation: &Invitation) -> invitations::ActiveModel {
@@ -69,7 +69,7 @@ impl InvitationRepository for Store {
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         if acting.is_some() {
             lock_tenant(&txn, user.tenant).await?;
             check_actor(&txn, user.tenant, acting).await?;
@@ -122,7 +122,7 @@ impl InvitationRepository for Store {
                 "a reissued invitation must belong to the user its premises are about",
             )));
         }
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         lock_and_check(&txn, invitation.tenant, premises).await?;
         delete_invitation(&txn, invitation.user).await?;
         insert_invitation(&txn, invitation).await?;
@@ -151,13 +151,13 @@ impl InvitationRepository for Store {
         token: &ApiToken,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         let premises = Premises { target: accepted.id, version, actor: None, keep_an_administrator: false };
         let stored = lock_and_check(&txn, accepted.tenant, &premises).await?;
         let used = Entity::delete_many()
             .filter(Column::UserId.eq(accepted.id.as_uuid()))
             .filter(Column::TokenHash.eq(hash.as_bytes().to_vec()))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .map_err(unexpected)?;
         if used.rows_affected == 0 {

@@ -29,13 +29,16 @@ pub use users::listing::ListLimits;
 pub struct Store {
     db: DatabaseConnection,
     limits: ListLimits,
+    /// On SQLite, the turns of this process's writers (see `transaction::WriteTxn`).
+    writers: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Store {
     /// A store over an open connection pool (see [`connect`]); the schema must be migrated.
     #[must_use]
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, limits: ListLimits::default() }
+        let writers = transaction::writers_for(&db);
+        Self { db, limits: ListLimits::default(), writers }
     }
 
     /// This store with other list thresholds (tests use small ones to reach every strategy).

@@ -10,14 +10,12 @@ use roster_domain::{
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{
-    ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-};
+use sea_orm::{ColumnTrait as _, ConnectionTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _};
 
 use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::license_kinds::{self, Column, Entity};
-use crate::transaction::{begin_write, corrupt, is_unique_violation, raw, unexpected};
+use crate::transaction::{WriteTxn, corrupt, is_unique_violation, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
 
 fn from_row(row: license_kinds::Model) -> Result<LicenseKind, StoreError> {
@@ -37,8 +35,8 @@ fn name_taken(error: sea_orm::DbErr) -> StoreError {
 }
 
 /// Opens a write transaction with the tenant locked and `acting` re-checked.
-async fn governed(store: &Store, tenant: TenantId, acting: Acting) -> Result<DatabaseTransaction, StoreError> {
-    let txn = begin_write(&store.db).await.map_err(unexpected)?;
+async fn governed(store: &Store, tenant: TenantId, acting: Acting) -> Result<WriteTxn, StoreError> {
+    let txn = store.begin_write().await.map_err(unexpected)?;
     lock_tenant(&txn, tenant).await?;
     check_actor(&txn, tenant, acting).await?;
     Ok(txn)
@@ -72,7 +70,7 @@ impl LicenseRepository for Store {
             created_at: Set(kind.created_at),
             updated_at: Set(kind.created_at),
         };
-        Entity::insert(row).exec_without_returning(&txn).await.map_err(name_taken)?;
+        Entity::insert(row).exec_without_returning(&*txn).await.map_err(name_taken)?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }
@@ -113,14 +111,14 @@ impl LicenseRepository for Store {
             let seats = i64::try_from(seats.get()).unwrap_or(i64::MAX);
             update = update.col_expr(Column::Seats, Expr::val(seats)).filter(Expr::col(Column::Assigned).lte(seats));
         }
-        let result = update.exec(&txn).await.map_err(name_taken)?;
+        let result = update.exec(&*txn).await.map_err(name_taken)?;
         if result.rows_affected == 0 {
-            return Err(match find(&txn, tenant, id).await? {
+            return Err(match find(&*txn, tenant, id).await? {
                 Some(kind) => StoreError::SeatsInUse { assigned: kind.assigned },
                 None => StoreError::NotFound,
             });
         }
-        let kind = find(&txn, tenant, id).await?.ok_or(StoreError::NotFound)?;
+        let kind = find(&*txn, tenant, id).await?.ok_or(StoreError::NotFound)?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(kind)
@@ -138,11 +136,11 @@ impl LicenseRepository for Store {
             .filter(Column::Id.eq(id.as_uuid()))
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::Assigned.eq(0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .map_err(unexpected)?;
         if result.rows_affected == 0 {
-            return Err(match find(&txn, tenant, id).await? {
+            return Err(match find(&*txn, tenant, id).await? {
                 Some(kind) => StoreError::LicenseInUse { assigned: kind.assigned },
                 None => StoreError::NotFound,
             });
@@ -151,16 +149,20 @@ impl LicenseRepository for Store {
         txn.commit().await.map_err(unexpected)
     }
 
-    async fn access_facts(&self, tenant: TenantId, user: UserId) -> Result<Option<AccessFacts>, StoreError> {
-        let statement = raw(
-            self.db.get_database_backend(),
-            "SELECT u.role, u.status, u.license_id, k.name AS license_name, b.limit_credits AS b_limit_credits,
-                    b.period AS b_period, b.warn_percent AS b_warn_percent, b.hard AS b_hard,
-                    b.consumed AS b_consumed, b.reserved AS b_reserved, b.period_start AS b_period_start
+    async fn access_facts(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: roster_domain::Timestamp,
+    ) -> Result<Option<AccessFacts>, StoreError> {
+        let sql = format!(
+            "SELECT u.role, u.status, u.license_id, k.name AS license_name, {}
              FROM users u LEFT JOIN license_kinds k ON k.id = u.license_id LEFT JOIN budgets b ON b.user_id = u.id
              WHERE u.tenant_id = ? AND u.id = ?",
-            [tenant.as_uuid().into(), user.as_uuid().into()],
+            crate::budgets::live_budget_columns("b_")
         );
+        let values = [now.into(), tenant.as_uuid().into(), user.as_uuid().into()];
+        let statement = raw(self.db.get_database_backend(), &sql, values);
         let Some(row) = self.db.query_one_raw(statement).await.map_err(unexpected)? else { return Ok(None) };
         let role: String = row.try_get("", "role").map_err(unexpected)?;
         let status: String = row.try_get("", "status").map_err(unexpected)?;

@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait as _, QueryResult, Value};
 
 use crate::Store;
 use crate::audit::insert_event;
-use crate::transaction::{begin_write, corrupt, raw, unexpected};
+use crate::transaction::{corrupt, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
 
 const COLUMNS: &str = "id, tenant_id, name, scopes, hash, created_at";
@@ -45,7 +45,7 @@ impl ServiceCredentialRepository for Store {
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, credential.tenant).await?;
         check_actor(&txn, credential.tenant, acting).await?;
         let scopes: Vec<&str> = credential.scopes.iter().map(|scope| scope.as_str()).collect();
@@ -77,7 +77,7 @@ impl ServiceCredentialRepository for Store {
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
         let sql = "DELETE FROM service_credentials WHERE tenant_id = ? AND id = ?";

@@ -13,7 +13,7 @@ use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::tenants;
 use crate::tokens::insert_token;
-use crate::transaction::{begin_write, corrupt, is_unique_violation, unexpected};
+use crate::transaction::{corrupt, is_unique_violation, unexpected};
 use crate::users::{check_actor, insert_user, lock_tenant};
 
 fn from_row(row: tenants::Model) -> Result<Tenant, StoreError> {
@@ -49,7 +49,7 @@ impl TenantRepository for Store {
         token: &ApiToken,
         audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         let row = tenants::ActiveModel {
             id: Set(tenant.id.as_uuid()),
             name: Set(tenant.name.to_string()),
@@ -61,7 +61,7 @@ impl TenantRepository for Store {
             default_budget_warn: Set(None),
             default_budget_hard: Set(None),
         };
-        tenants::Entity::insert(row).exec_without_returning(&txn).await.map_err(|error| {
+        tenants::Entity::insert(row).exec_without_returning(&*txn).await.map_err(|error| {
             if is_unique_violation(&error) { StoreError::TenantNameTaken } else { unexpected(error) }
         })?;
         insert_user(&txn, admin).await?;
@@ -93,7 +93,7 @@ impl TenantRepository for Store {
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
         let budget = settings.default_budget;
@@ -107,7 +107,7 @@ impl TenantRepository for Store {
             )
             .col_expr(tenants::Column::DefaultBudgetHard, Expr::val(budget.map(|b| b.hard)))
             .filter(tenants::Column::Id.eq(tenant.as_uuid()))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .map_err(unexpected)?;
         insert_event(&txn, audit).await?;

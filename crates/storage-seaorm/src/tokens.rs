@@ -12,7 +12,7 @@ use sea_orm::{
 use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::{api_tokens, users};
-use crate::transaction::{begin_write, corrupt, unexpected};
+use crate::transaction::{corrupt, unexpected};
 use crate::users::{is_active, lock_tenant};
 
 /// Writes `token` as part of `txn`.
@@ -47,7 +47,7 @@ fn token_user() -> RelationDef {
 #[async_trait]
 impl TokenRepository for Store {
     async fn insert_token(&self, token: &ApiToken, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, token.tenant).await?;
         if !is_active(&txn, token.tenant, token.user.as_uuid()).await? {
             return Err(StoreError::Stale);

@@ -1,10 +1,62 @@
 //! Write transactions and error translation shared by the adapters.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use roster_domain::{StoreError, UnexpectedError};
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait as _, Value,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::Store;
+
+/// A write transaction and, on SQLite, this process's turn to write.
+///
+/// SQLite has one writer at a time. Without a turn, every pooled connection that wants to write
+/// would try `BEGIN IMMEDIATE`, find the lock taken, sleep and try again (the busy timeout):
+/// under load most of the time goes to sleeping, and a writer may be overtaken for seconds.
+/// Taking turns in the process (a fair, first-come first-served queue) before `BEGIN IMMEDIATE`
+/// keeps the database lock busy without waiting in it. Correctness still rests on SQLite's lock
+/// alone (another process writing the same file is serialised by it as before).
+#[derive(Debug)]
+pub(crate) struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then gives the turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+/// The turns of this process's writers on a SQLite database (`None` on PostgreSQL, which has
+/// row locks).
+pub(crate) fn writers_for(db: &DatabaseConnection) -> Option<Arc<Semaphore>> {
+    (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Semaphore::new(1)))
+}
+
+impl Store {
+    /// Begins a write transaction (see [`begin_write`]), after this process's turn on SQLite.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn, DbErr> {
+        let turn = match &self.writers {
+            Some(writers) => Some(writers.clone().acquire_owned().await.expect("the writers' queue is never closed")),
+            None => None,
+        };
+        Ok(WriteTxn { txn: begin_write(&self.db).await?, _turn: turn })
+    }
+}
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so a transaction never fails half-way because another wrote after it

@@ -1,5 +1,6 @@
 //! `spawn_app` and a small client for the API; `spawn_mailing_app` for an instance that mails
-//! through a test SMTP server and runs on a clock the test moves.
+//! through a test SMTP server and runs on a clock the test moves; budgets and metering in
+//! [`metering`].
 
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,10 @@ use roster_http::settings::SmtpTlsMode;
 use roster_http::{Application, Settings};
 use roster_storage::testing::TestDatabase;
 use serde_json::{Value, json};
+
+mod metering;
+
+pub use self::metering::{budget_totals, event, exceeded, policy, spawn_clocked_app, spent, statuses};
 
 /// A running application and the first administrator's token.
 pub struct TestApp {

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod budgets;
 mod entitlements;
 mod governance;
 mod helpers;
@@ -11,6 +12,9 @@ mod invitation_rules;
 mod invitations;
 mod licenses;
 mod listing;
+mod metering;
+mod metering_access;
+mod metering_races;
 mod openapi;
 mod seats;
 mod users;

@@ -4,7 +4,9 @@ use reqwest::Method;
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 
-use crate::helpers::spawn_app;
+use serde_json::{Value, json};
+
+use crate::helpers::{event, spawn_app};
 
 async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: TestDatabase) {
     let app = spawn_app(&db).await;
@@ -37,6 +39,25 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         ("/v1/settings", "get", &["200", "401", "403", "500"]),
         ("/v1/settings", "patch", &["200", "400", "401", "403", "409", "413", "415", "500"]),
         ("/v1/audit", "get", &["200", "400", "401", "403", "422", "500"]),
+        ("/v1/users/{id}/budget", "get", &["200", "400", "401", "403", "404", "500"]),
+        ("/v1/users/{id}/budget", "put", &["200", "400", "401", "403", "404", "409", "413", "415", "500"]),
+        ("/v1/users/{id}/budget", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/usage", "get", &["200", "400", "401", "403", "404", "422", "500"]),
+        (
+            "/v1/usage/reservations",
+            "post",
+            &["201", "400", "401", "402", "403", "404", "409", "413", "415", "422", "500"],
+        ),
+        (
+            "/v1/usage/reservations/{id}/commit",
+            "post",
+            &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"],
+        ),
+        ("/v1/usage/reservations/{id}", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/usage/events", "post", &["200", "400", "401", "403", "413", "415", "422", "500"]),
+        ("/v1/service-credentials", "post", &["201", "400", "401", "403", "409", "413", "415", "422", "500"]),
+        ("/v1/service-credentials", "get", &["200", "401", "403", "500"]),
+        ("/v1/service-credentials/{id}", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
         ("/healthz", "get", &["200"]),
         ("/readyz", "get", &["200", "503"]),
     ];
@@ -72,6 +93,11 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         "CreateInvitation",
         "AcceptInvitation",
         "UpdateSettings",
+        "ReserveCredits",
+        "CommitUsage",
+        "UsageEvents",
+        "BudgetPolicy",
+        "CreateServiceCredential",
     ];
     for name in closed {
         assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
@@ -82,6 +108,16 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
     assert_eq!(schemas["UpdateLicense"]["properties"]["seats"]["nullable"], true);
     assert_eq!(schemas["CreateLicense"]["properties"]["seats"]["maximum"], 1_000_000_000.0);
     assert!(schemas["CreateUser"]["properties"]["email"].get("nullable").is_none(), "email is required");
+    assert_eq!(schemas["UsageEvents"]["properties"]["events"]["maxItems"], 1000);
+    assert_eq!(schemas["ReserveCredits"]["properties"]["ttl_seconds"]["maximum"], 3600.0);
+    assert_eq!(schemas["UpdateSettings"]["properties"]["default_budget"]["nullable"], true, "null removes it");
+    for field in ["limit", "consumed", "reserved"] {
+        assert!(schemas["Problem"]["properties"][field].is_object(), "budget_exceeded carries {field}");
+    }
+    // Metering is for service credentials: the operations say so.
+    let reserve = &spec["paths"]["/v1/usage/reservations"]["post"];
+    assert!(reserve["security"].is_array(), "{reserve}");
+    assert_eq!(reserve["tags"], serde_json::json!(["Usage"]), "{reserve}");
 }
 
 /// The names of the headers a response declares, lowercased.
@@ -103,4 +139,35 @@ async fn the_docs_and_probes_answer(db: TestDatabase) {
     assert!(tagged.headers.contains_key("x-request-id"));
 }
 
-on_both_databases!(the_spec_declares_every_operation_and_every_status_it_can_answer, the_docs_and_probes_answer);
+/// The objects nested in request bodies are parsed as strictly as the bodies themselves, and
+/// the document must say so too (as it does for the bodies).
+async fn objects_nested_in_request_bodies_are_described_as_the_server_parses_them(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let gateway = app.service_key(&["usage:write"]).await;
+    let user = app.licensed_user("nested@example.com").await;
+    let mut extra = event("e-1", &user, 1, json!({}));
+    extra["extra"] = json!(1);
+    app.record(&gateway, vec![extra]).await.expect_problem(400, "invalid_request");
+    let mut nulls = event("e-2", &user, 1, Value::Null);
+    nulls["occurred_at"] = Value::Null;
+    let recorded = app.record(&gateway, vec![nulls]).await;
+    assert_eq!(recorded.expect(200)["results"][0]["status"], "recorded", "null means none");
+    let policy = json!({ "default_budget": { "limit": 1, "period": "daily", "extra": 1 } });
+    app.patch("/v1/settings", &app.admin_token, policy).await.expect_problem(400, "invalid_request");
+
+    let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200).clone();
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["UsageEvents"]["properties"]["events"]["items"]["$ref"], "#/components/schemas/UsageEvent");
+    let event = &schemas["UsageEvent"];
+    assert_eq!(event["additionalProperties"], false, "an event with an unknown field is refused: {event}");
+    for optional in ["metrics", "occurred_at"] {
+        assert_eq!(event["properties"][optional]["nullable"], true, "{optional} accepts null: {event}");
+    }
+    assert_eq!(schemas["BudgetPolicy"]["additionalProperties"], false);
+}
+
+on_both_databases!(
+    the_spec_declares_every_operation_and_every_status_it_can_answer,
+    the_docs_and_probes_answer,
+    objects_nested_in_request_bodies_are_described_as_the_server_parses_them,
+);

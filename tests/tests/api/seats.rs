@@ -12,7 +12,7 @@ use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, id_of, spawn_app};
+use crate::helpers::{Reply, TestApp, id_of, spawn_app, statuses};
 
 /// Creates `n` users, eight at a time, and returns their ids in order.
 async fn create_users(app: &TestApp, n: usize) -> Vec<String> {
@@ -21,15 +21,6 @@ async fn create_users(app: &TestApp, n: usize) -> Vec<String> {
         .buffered(8)
         .collect()
         .await
-}
-
-/// How many replies had each status.
-fn statuses(replies: &[Reply]) -> BTreeMap<u16, usize> {
-    let mut counts = BTreeMap::new();
-    for reply in replies {
-        *counts.entry(reply.status.as_u16()).or_default() += 1;
-    }
-    counts
 }
 
 /// The ids of the users listed by `query`, checking the total counts them all.

@@ -39,22 +39,71 @@ pub enum ActionDto {
     UserPurged,
     #[oai(rename = "token.created")]
     TokenCreated,
+    #[oai(rename = "user.license_changed")]
+    UserLicenseChanged,
+    #[oai(rename = "license.created")]
+    LicenseCreated,
+    #[oai(rename = "license.updated")]
+    LicenseUpdated,
+    #[oai(rename = "license.deleted")]
+    LicenseDeleted,
+    #[oai(rename = "user.invited")]
+    UserInvited,
+    #[oai(rename = "invitation.reissued")]
+    InvitationReissued,
+    #[oai(rename = "invitation.revoked")]
+    InvitationRevoked,
+    #[oai(rename = "invitation.accepted")]
+    InvitationAccepted,
+    #[oai(rename = "tenant.settings_changed")]
+    TenantSettingsChanged,
+    #[oai(rename = "user.budget_changed")]
+    UserBudgetChanged,
+    #[oai(rename = "service_credential.created")]
+    ServiceCredentialCreated,
+    #[oai(rename = "service_credential.revoked")]
+    ServiceCredentialRevoked,
 }
 
-impl From<ActionDto> for AuditAction {
-    fn from(action: ActionDto) -> Self {
-        match action {
-            ActionDto::TenantCreated => AuditAction::TenantCreated,
-            ActionDto::UserCreated => AuditAction::UserCreated,
-            ActionDto::UserUpdated => AuditAction::UserUpdated,
-            ActionDto::UserRoleChanged => AuditAction::UserRoleChanged,
-            ActionDto::UserDeactivated => AuditAction::UserDeactivated,
-            ActionDto::UserReactivated => AuditAction::UserReactivated,
-            ActionDto::UserPurged => AuditAction::UserPurged,
-            ActionDto::TokenCreated => AuditAction::TokenCreated,
+/// Both directions, so that a new domain action fails to compile until it is listed here.
+macro_rules! actions {
+    ($($variant:ident),+ $(,)?) => {
+        impl From<ActionDto> for AuditAction {
+            fn from(action: ActionDto) -> Self {
+                match action { $(ActionDto::$variant => AuditAction::$variant,)+ }
+            }
         }
-    }
+
+        impl From<AuditAction> for ActionDto {
+            fn from(action: AuditAction) -> Self {
+                match action { $(AuditAction::$variant => ActionDto::$variant,)+ }
+            }
+        }
+    };
 }
+
+actions!(
+    TenantCreated,
+    UserCreated,
+    UserUpdated,
+    UserRoleChanged,
+    UserDeactivated,
+    UserReactivated,
+    UserPurged,
+    TokenCreated,
+    UserLicenseChanged,
+    LicenseCreated,
+    LicenseUpdated,
+    LicenseDeleted,
+    UserInvited,
+    InvitationReissued,
+    InvitationRevoked,
+    InvitationAccepted,
+    TenantSettingsChanged,
+    UserBudgetChanged,
+    ServiceCredentialCreated,
+    ServiceCredentialRevoked,
+);
 
 /// Who acted.
 #[derive(Object, Debug)]
@@ -73,7 +122,7 @@ pub struct ActorBody {
 #[derive(Object, Debug)]
 #[oai(rename = "AuditTarget", skip_serializing_if_is_none)]
 pub struct TargetBody {
-    /// `tenant`, `user` or `token`.
+    /// `tenant`, `user`, `token`, `license` or `service` (a service credential).
     pub kind: String,
     /// Its id.
     pub id: Uuid,
@@ -211,6 +260,22 @@ impl AuditApi {
                 next_cursor: page.next.map(|cursor| cursor.encode()),
             })),
             Err(error) => Problem::from(error).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON as _;
+
+    use super::*;
+
+    #[test]
+    fn every_domain_action_is_filterable_under_its_stable_name() {
+        for &action in AuditAction::ALL {
+            let dto = ActionDto::from(action);
+            assert_eq!(dto.to_json(), Some(serde_json::Value::String(action.as_str().to_owned())), "{action:?}");
+            assert_eq!(AuditAction::from(dto), action);
         }
     }
 }

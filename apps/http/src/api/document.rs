@@ -1,8 +1,8 @@
 //! The OpenAPI document as served at `/openapi.json` and shown at `/docs`: poem-openapi's, plus
 //! what its derive cannot say about our request bodies, so that the document describes exactly
 //! what the server accepts:
-//! - request objects refuse unknown properties (`additionalProperties: false`), as their
-//!   `deny_unknown_fields` parsing does;
+//! - request objects, and the objects nested in them, refuse unknown properties
+//!   (`additionalProperties: false`), as their `deny_unknown_fields` parsing does;
 //! - optional request properties accept `null` (`nullable: true`): it means "none" on create and
 //!   "clear" in a merge patch, as the parsing of `Option` and `MaybeUndefined` does.
 //!
@@ -49,6 +49,24 @@ impl Document {
                             request_schemas.insert(name.to_owned());
                         }
                     }
+                }
+            }
+        }
+        // Objects nested in request bodies (an array's items, a property) are parsed the same way.
+        let mut pending: Vec<String> = request_schemas.iter().cloned().collect();
+        while let Some(name) = pending.pop() {
+            let nested: Vec<String> = document["components"]["schemas"][&name]["properties"]
+                .as_object()
+                .into_iter()
+                .flat_map(|properties| properties.values())
+                .flat_map(|property| [&property["$ref"], &property["items"]["$ref"]])
+                .filter_map(|reference| reference.as_str().and_then(|r| r.rsplit('/').next()))
+                .map(str::to_owned)
+                .collect();
+            for child in nested {
+                let is_object = document["components"]["schemas"][&child]["type"] == "object";
+                if is_object && request_schemas.insert(child.clone()) {
+                    pending.push(child);
                 }
             }
         }

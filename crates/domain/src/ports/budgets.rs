@@ -34,18 +34,25 @@ pub struct BudgetTotals {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait BudgetRepository: Send + Sync {
-    /// The budget of `user` of `tenant` as stored (not yet judged at any instant); `None` when
-    /// they have none (no limit).
+    /// The budget of `user` of `tenant`, with the credits of reservations expired by `now` no
+    /// longer counted as reserved (their release is written on the user's next reservation), but
+    /// not yet judged at `now` otherwise ([`Budget::at`] does that); `None` when they have none
+    /// (no limit).
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.
-    async fn budget(&self, tenant: TenantId, user: UserId) -> Result<Option<Budget>, StoreError>;
+    async fn budget(&self, tenant: TenantId, user: UserId, now: Timestamp) -> Result<Option<Budget>, StoreError>;
 
-    /// The budgets of those of `users` who have one.
+    /// The budgets of those of `users` who have one, as [`budget`](Self::budget) reads them.
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.
-    async fn budgets_of(&self, tenant: TenantId, users: &[UserId]) -> Result<Vec<(UserId, Budget)>, StoreError>;
+    async fn budgets_of(
+        &self,
+        tenant: TenantId,
+        users: &[UserId],
+        now: Timestamp,
+    ) -> Result<Vec<(UserId, Budget)>, StoreError>;
 
     /// Gives `user` the budget `policy` (`None` removes their budget), and records `audit`, in
     /// one transaction that re-checks `acting`. What they consumed in the current period and

@@ -16,7 +16,8 @@ pub struct AccessFacts {
     pub status: UserStatus,
     /// The license they hold.
     pub license: Option<HeldLicense>,
-    /// Their budget as stored (not yet judged at any instant).
+    /// Their budget, without the reservations expired by the instant read at (not yet judged at
+    /// that instant otherwise).
     pub budget: Option<crate::budget::Budget>,
 }
 
@@ -77,11 +78,17 @@ pub trait LicenseRepository: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// The role, status, license and budget of the user `user` of `tenant`, in one read: the
-    /// platform's hot path.
+    /// platform's hot path. The budget is read as
+    /// [`BudgetRepository::budget`](super::BudgetRepository::budget) reads it at `now`.
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.
-    async fn access_facts(&self, tenant: TenantId, user: UserId) -> Result<Option<AccessFacts>, StoreError>;
+    async fn access_facts(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: crate::Timestamp,
+    ) -> Result<Option<AccessFacts>, StoreError>;
 
     /// How many users `tenant` has per role and status, from maintained counters (no scan).
     ///

@@ -129,9 +129,9 @@ impl AccessService {
     /// See [`EntitlementsError`].
     pub async fn entitlements(&self, actor: &Actor, id: UserId) -> Result<Entitlements, EntitlementsError> {
         governance::check_entitlements(actor, id)?;
-        let facts = self.licenses.access_facts(actor.tenant, id).await.map_err(StoreError::into_unexpected)?;
-        let facts = facts.ok_or(EntitlementsError::NotFound)?;
         let now = self.clock.now();
+        let facts = self.licenses.access_facts(actor.tenant, id, now).await.map_err(StoreError::into_unexpected)?;
+        let facts = facts.ok_or(EntitlementsError::NotFound)?;
         Ok(Entitlements {
             user: id,
             role: facts.role,

@@ -77,8 +77,8 @@ impl BudgetService {
     pub async fn get(&self, actor: &Actor, id: UserId) -> Result<Option<Budget>, BudgetError> {
         governance::check_budget_view(actor, id)?;
         self.users.get(actor.tenant, id).await?.ok_or(BudgetError::NotFound)?;
-        let budget = self.budgets.budget(actor.tenant, id).await?;
         let now = self.clock.now();
+        let budget = self.budgets.budget(actor.tenant, id, now).await?;
         Ok(budget.map(|budget| budget.at(now)))
     }
 
@@ -95,10 +95,11 @@ impl BudgetService {
     ) -> Result<Option<Budget>, BudgetError> {
         governance::check_budget_management(actor)?;
         let user = self.users.get(actor.tenant, id).await?.ok_or(BudgetError::NotFound)?;
-        let before = self.budgets.budget(actor.tenant, id).await?.map(|budget| budget.policy);
         let now = self.clock.now();
+        let current = self.budgets.budget(actor.tenant, id, now).await?;
+        let before = current.map(|budget| budget.policy);
         if before == policy {
-            return Ok(self.budgets.budget(actor.tenant, id).await?.map(|budget| budget.at(now)));
+            return Ok(current.map(|budget| budget.at(now)));
         }
         let audit = AuditEvent::user_budget_changed(actor, &user, before.as_ref(), policy.as_ref(), now);
         let stored = self.budgets.set_budget(actor.tenant, id, policy, now, governance::acting(actor), &audit).await?;
@@ -116,8 +117,8 @@ impl BudgetService {
         users: &[UserId],
     ) -> Result<(Vec<(UserId, Budget)>, Vec<(UserId, UsageReport)>), UnexpectedError> {
         let unexpected = StoreError::into_unexpected;
-        let budgets = self.budgets.budgets_of(tenant, users).await.map_err(unexpected)?;
         let now = self.clock.now();
+        let budgets = self.budgets.budgets_of(tenant, users, now).await.map_err(unexpected)?;
         let budgets = budgets.into_iter().map(|(user, budget)| (user, budget.at(now))).collect();
         let usage = self.ledger.usage_totals_of(tenant, users).await.map_err(unexpected)?;
         Ok((budgets, usage))

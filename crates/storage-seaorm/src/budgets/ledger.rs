@@ -15,10 +15,10 @@ use roster_domain::usage::{
 use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Value};
 
-use super::counters::add_usage;
+use super::counters::{TenantCredits, add_tenant_usage, add_usage};
 use super::{lock_budget, write_budget};
 use crate::Store;
-use crate::transaction::{begin_write, corrupt, is_unique_violation, raw, unexpected};
+use crate::transaction::{corrupt, is_unique_violation, raw, unexpected};
 
 const RESERVATION_COLUMNS: &str =
     "id, tenant_id, user_id, idempotency_key, credits, status, committed_credits, created_at, expires_at";
@@ -56,6 +56,21 @@ async fn reservation_by_key(
     row.as_ref().map(reservation_from_row).transpose()
 }
 
+/// The reservation `id` of `tenant`, with its user's budget and then the reservation itself
+/// locked until commit (the order every operation locks them in).
+async fn lock_reservation_and_budget(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    id: ReservationId,
+) -> Result<Option<Reservation>, StoreError> {
+    let sql = format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE tenant_id = ? AND id = ?");
+    let statement = raw(txn.get_database_backend(), &sql, [tenant.as_uuid().into(), id.as_uuid().into()]);
+    let row = txn.query_one_raw(statement).await.map_err(unexpected)?;
+    let Some(found) = row.as_ref().map(reservation_from_row).transpose()? else { return Ok(None) };
+    lock_budget(txn, found.user).await?;
+    lock_reservation(txn, tenant, id).await
+}
+
 /// The reservation `id` of `tenant`, locked until commit.
 async fn lock_reservation(
     txn: &DatabaseTransaction,
@@ -71,7 +86,11 @@ async fn lock_reservation(
 
 /// Marks the active reservations of `user` that expired by `now` as expired; returns the
 /// credits they held.
-async fn expire_reservations(txn: &DatabaseTransaction, user: UserId, now: Timestamp) -> Result<i64, StoreError> {
+pub(super) async fn expire_reservations(
+    txn: &DatabaseTransaction,
+    user: UserId,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
     let sql = "UPDATE reservations SET status = 'expired', closed_at = ? \
                WHERE user_id = ? AND status = 'active' AND expires_at <= ? RETURNING credits";
     let values: Vec<Value> = vec![now.into(), user.as_uuid().into(), now.into()];
@@ -99,25 +118,30 @@ fn clamp(value: i64) -> Credits {
     Credits::new(value.clamp(0, MAX_CREDITS)).expect("clamped")
 }
 
-/// Adds `credits` to the consumption of `user`'s budget (if any), judged at `now`, and gives
-/// back `released` held credits. Returns the budget after.
+/// Adds `credits`, used at `occurred_at`, to the consumption of `user`'s budget (if any),
+/// judged at `now`, and gives back `released` held credits. Use dated before the current period
+/// counts in usage reports only: it was not spent from this period's budget. Returns the budget
+/// after.
 async fn consume(
     txn: &DatabaseTransaction,
     user: UserId,
     credits: Credits,
+    occurred_at: Timestamp,
     released: Credits,
     now: Timestamp,
 ) -> Result<Option<Budget>, StoreError> {
     let Some(budget) = lock_budget(txn, user).await? else { return Ok(None) };
     let mut budget = budget.at(now);
     budget.reserved = clamp(budget.reserved.get() - released.get());
-    budget.consumed = clamp(budget.consumed.get().saturating_add(credits.get()));
+    if occurred_at >= budget.period_start {
+        budget.consumed = clamp(budget.consumed.get().saturating_add(credits.get()));
+    }
     write_budget(txn, user, &budget, now).await?;
     Ok(Some(budget))
 }
 
 /// Inserts a usage event; `false` when its key was already used (nothing written).
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // the event's fields, flat as the table's columns
 async fn insert_event(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -127,12 +151,11 @@ async fn insert_event(
     metrics: &Metrics,
     occurred_at: Timestamp,
     now: Timestamp,
-    reservation: Option<ReservationId>,
 ) -> Result<bool, StoreError> {
     let metrics: BTreeMap<&str, u64> = metrics.iter().map(|(name, value)| (name.as_str(), value)).collect();
     let metrics = serde_json::to_string(&metrics).map_err(|e| corrupt("usage metrics", e))?;
     let sql = "INSERT INTO usage_events (id, tenant_id, user_id, idempotency_key, credits, metrics, occurred_at, \
-               recorded_at, reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+               recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
                ON CONFLICT (tenant_id, idempotency_key) DO NOTHING";
     let values: Vec<Value> = vec![
         uuid::Uuid::now_v7().into(),
@@ -143,7 +166,6 @@ async fn insert_event(
         metrics.into(),
         occurred_at.into(),
         now.into(),
-        reservation.map(|id| id.as_uuid()).into(),
     ];
     let result = txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
     Ok(result.rows_affected() == 1)
@@ -163,11 +185,14 @@ async fn reserve_in(
     now: Timestamp,
 ) -> Result<Attempt, StoreError> {
     let backend = txn.get_database_backend();
+    // The user's budget first: a retry under the same key waits here for the original to commit,
+    // then finds its reservation instead of judging the budget again.
+    let budget = lock_budget(txn, request.user).await?;
     if let Some(existing) = reservation_by_key(txn, request.tenant, &request.key).await? {
         if existing.user != request.user || existing.credits != request.credits {
             return Ok(Attempt::Done(ReserveOutcome::KeyReused, false));
         }
-        let budget = lock_budget(txn, existing.user).await?.map(|budget| budget.at(now));
+        let budget = budget.map(|budget| budget.at(now));
         return Ok(Attempt::Done(ReserveOutcome::Reserved { reservation: existing, budget }, false));
     }
     let facts = "SELECT status, license_id FROM users WHERE tenant_id = ? AND id = ?";
@@ -184,14 +209,15 @@ async fn reserve_in(
     if license.is_none() {
         return Ok(Attempt::Done(ReserveOutcome::NoLicense, false));
     }
-
-    let budget = lock_budget(txn, request.user).await?;
-    let expired = expire_reservations(txn, request.user, now).await?;
     let budget = match budget {
         None => None,
         Some(budget) => {
             let mut budget = budget.at(now);
-            budget.reserved = clamp(budget.reserved.get() - expired);
+            // Only held credits can have expired; a user holding none has nothing to release.
+            if budget.reserved > Credits::ZERO {
+                let expired = expire_reservations(txn, request.user, now).await?;
+                budget.reserved = clamp(budget.reserved.get() - expired);
+            }
             if !budget.admits(request.credits) {
                 write_budget(txn, request.user, &budget, now).await?;
                 return Ok(Attempt::Done(ReserveOutcome::Exceeded { budget }, true));
@@ -231,18 +257,12 @@ async fn reserve_in(
     }
 }
 
-/// The key under which a commit records its usage event: a space keeps it apart from every
-/// key a client may choose (visible ASCII only).
-fn commit_key(id: ReservationId) -> String {
-    format!("reservation {id}")
-}
-
 #[async_trait]
 impl UsageLedger for Store {
     async fn reserve(&self, request: &ReserveRequest, now: Timestamp) -> Result<ReserveOutcome, StoreError> {
         // A second attempt answers with the reservation a concurrent request made under the key.
         for _ in 0..2 {
-            let txn = begin_write(&self.db).await.map_err(unexpected)?;
+            let txn = self.begin_write().await.map_err(unexpected)?;
             match reserve_in(&txn, request, now).await? {
                 Attempt::Done(outcome, true) => {
                     txn.commit().await.map_err(unexpected)?;
@@ -265,8 +285,10 @@ impl UsageLedger for Store {
         metrics: &Metrics,
         now: Timestamp,
     ) -> Result<CommitOutcome, StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
-        let Some(reservation) = lock_reservation(&txn, tenant, id).await? else { return Ok(CommitOutcome::NotFound) };
+        let txn = self.begin_write().await.map_err(unexpected)?;
+        let Some(reservation) = lock_reservation_and_budget(&txn, tenant, id).await? else {
+            return Ok(CommitOutcome::NotFound);
+        };
         match reservation.status {
             ReservationStatus::Committed if reservation.committed == Some(credits) => {
                 let budget = lock_budget(&txn, reservation.user).await?.map(|budget| budget.at(now));
@@ -279,19 +301,23 @@ impl UsageLedger for Store {
             ReservationStatus::Active | ReservationStatus::Expired => {}
         }
         let held = if reservation.status == ReservationStatus::Active { reservation.credits } else { Credits::ZERO };
-        let budget = consume(&txn, reservation.user, credits, held, now).await?;
+        let budget = consume(&txn, reservation.user, credits, now, held, now).await?;
+        // The committed reservation is the ledger's record of this use; the counters add it up.
         close_reservation(&txn, id, ReservationStatus::Committed, Some(credits), now).await?;
-        let key = commit_key(id);
-        insert_event(&txn, tenant, reservation.user, &key, credits, metrics, now, now, Some(id)).await?;
-        add_usage(&txn, tenant, reservation.user, now.date_naive(), credits.get(), metrics).await?;
+        let mut tenant_credits = TenantCredits::new();
+        add_usage(&txn, tenant, reservation.user, now.date_naive(), credits.get(), metrics, &mut tenant_credits)
+            .await?;
+        add_tenant_usage(&txn, tenant, &tenant_credits).await?;
         txn.commit().await.map_err(unexpected)?;
         let reservation = Reservation { status: ReservationStatus::Committed, committed: Some(credits), ..reservation };
         Ok(CommitOutcome::Committed { reservation, budget })
     }
 
     async fn release(&self, tenant: TenantId, id: ReservationId, now: Timestamp) -> Result<ReleaseOutcome, StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
-        let Some(reservation) = lock_reservation(&txn, tenant, id).await? else { return Ok(ReleaseOutcome::NotFound) };
+        let txn = self.begin_write().await.map_err(unexpected)?;
+        let Some(reservation) = lock_reservation_and_budget(&txn, tenant, id).await? else {
+            return Ok(ReleaseOutcome::NotFound);
+        };
         match reservation.status {
             ReservationStatus::Committed => return Ok(ReleaseOutcome::Committed(reservation)),
             ReservationStatus::Released | ReservationStatus::Expired => {
@@ -299,7 +325,7 @@ impl UsageLedger for Store {
             }
             ReservationStatus::Active => {}
         }
-        consume(&txn, reservation.user, Credits::ZERO, reservation.credits, now).await?;
+        consume(&txn, reservation.user, Credits::ZERO, now, reservation.credits, now).await?;
         close_reservation(&txn, id, ReservationStatus::Released, None, now).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(ReleaseOutcome::Released(Reservation { status: ReservationStatus::Released, ..reservation }))
@@ -311,26 +337,33 @@ impl UsageLedger for Store {
         events: &[UsageEvent],
         now: Timestamp,
     ) -> Result<Vec<EventOutcome>, StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         let backend = txn.get_database_backend();
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
+        // By user, so that concurrent batches lock budgets and counters in one order.
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| (events[i].user, i));
+        let mut outcomes = vec![EventOutcome::Recorded; events.len()];
+        let mut tenant_credits = TenantCredits::new();
+        for i in order {
+            let event = &events[i];
             let exists = "SELECT id FROM users WHERE tenant_id = ? AND id = ?";
             let statement = raw(backend, exists, [tenant.as_uuid().into(), event.user.as_uuid().into()]);
             if txn.query_one_raw(statement).await.map_err(unexpected)?.is_none() {
-                outcomes.push(EventOutcome::UserNotFound);
+                outcomes[i] = EventOutcome::UserNotFound;
                 continue;
             }
+            lock_budget(&txn, event.user).await?;
             let at = event.occurred_at.unwrap_or(now);
             let key = event.key.as_str();
-            if !insert_event(&txn, tenant, event.user, key, event.credits, &event.metrics, at, now, None).await? {
-                outcomes.push(EventOutcome::Duplicate);
+            if !insert_event(&txn, tenant, event.user, key, event.credits, &event.metrics, at, now).await? {
+                outcomes[i] = EventOutcome::Duplicate;
                 continue;
             }
-            consume(&txn, event.user, event.credits, Credits::ZERO, now).await?;
-            add_usage(&txn, tenant, event.user, at.date_naive(), event.credits.get(), &event.metrics).await?;
-            outcomes.push(EventOutcome::Recorded);
+            consume(&txn, event.user, event.credits, at, Credits::ZERO, now).await?;
+            let (credits, day) = (event.credits.get(), at.date_naive());
+            add_usage(&txn, tenant, event.user, day, credits, &event.metrics, &mut tenant_credits).await?;
         }
+        add_tenant_usage(&txn, tenant, &tenant_credits).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(outcomes)
     }

@@ -19,11 +19,23 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Valu
 
 use crate::Store;
 use crate::audit::insert_event;
-use crate::transaction::{begin_write, corrupt, raw, unexpected};
+use crate::transaction::{corrupt, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
 
 /// The columns of a budget row, in the order [`from_row`] reads them.
 pub(crate) const BUDGET_COLUMNS: &str = "limit_credits, period, warn_percent, hard, consumed, reserved, period_start";
+
+/// The columns of the budget `b` (aliased with `prefix`, e.g. `b_`) as read at an instant bound
+/// by its single `?`: the credits of reservations expired by then no longer count as reserved.
+pub(crate) fn live_budget_columns(prefix: &str) -> String {
+    format!(
+        "b.limit_credits AS {prefix}limit_credits, b.period AS {prefix}period, \
+         b.warn_percent AS {prefix}warn_percent, b.hard AS {prefix}hard, b.consumed AS {prefix}consumed, \
+         b.reserved - COALESCE((SELECT CAST(SUM(r.credits) AS BIGINT) FROM reservations r \
+             WHERE r.user_id = b.user_id AND r.status = 'active' AND r.expires_at <= ?), 0) AS {prefix}reserved, \
+         b.period_start AS {prefix}period_start"
+    )
+}
 
 /// The budget a row of [`BUDGET_COLUMNS`] (possibly prefixed, e.g. `b_`) stores.
 pub(crate) fn from_row(row: &QueryResult, prefix: &str) -> Result<Budget, StoreError> {
@@ -169,20 +181,28 @@ fn first_of_month(day: NaiveDate) -> NaiveDate {
 
 #[async_trait]
 impl BudgetRepository for Store {
-    async fn budget(&self, tenant: TenantId, user: UserId) -> Result<Option<Budget>, StoreError> {
-        let sql = format!("SELECT {BUDGET_COLUMNS} FROM budgets WHERE tenant_id = ? AND user_id = ?");
-        let statement = raw(self.backend(), &sql, [tenant.as_uuid().into(), user.as_uuid().into()]);
+    async fn budget(&self, tenant: TenantId, user: UserId, now: Timestamp) -> Result<Option<Budget>, StoreError> {
+        let sql = format!("SELECT {} FROM budgets b WHERE b.tenant_id = ? AND b.user_id = ?", live_budget_columns(""));
+        let statement = raw(self.backend(), &sql, [now.into(), tenant.as_uuid().into(), user.as_uuid().into()]);
         let row = self.db.query_one_raw(statement).await.map_err(unexpected)?;
         row.map(|row| from_row(&row, "")).transpose()
     }
 
-    async fn budgets_of(&self, tenant: TenantId, users: &[UserId]) -> Result<Vec<(UserId, Budget)>, StoreError> {
+    async fn budgets_of(
+        &self,
+        tenant: TenantId,
+        users: &[UserId],
+        now: Timestamp,
+    ) -> Result<Vec<(UserId, Budget)>, StoreError> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
         let marks = vec!["?"; users.len()].join(", ");
-        let sql = format!("SELECT user_id, {BUDGET_COLUMNS} FROM budgets WHERE tenant_id = ? AND user_id IN ({marks})");
-        let values = std::iter::once(tenant.as_uuid().into()).chain(users.iter().map(|u| u.as_uuid().into()));
+        let sql = format!(
+            "SELECT b.user_id, {} FROM budgets b WHERE b.tenant_id = ? AND b.user_id IN ({marks})",
+            live_budget_columns("")
+        );
+        let values = [now.into(), tenant.as_uuid().into()].into_iter().chain(users.iter().map(|u| u.as_uuid().into()));
         let rows = self.db.query_all_raw(raw(self.backend(), &sql, values)).await.map_err(unexpected)?;
         rows.iter()
             .map(|row| {
@@ -201,7 +221,7 @@ impl BudgetRepository for Store {
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<Option<Budget>, StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
         let exists = "SELECT id FROM users WHERE tenant_id = ? AND id = ?";
@@ -216,7 +236,21 @@ impl BudgetRepository for Store {
         let after = match (before, policy) {
             (None, None) => None,
             (None, Some(policy)) => {
-                let budget = Budget::new(policy, now);
+                // Reservations the user holds already are held under the new budget too (their
+                // commit or release gives them back from it); those expired are marked so.
+                ledger::expire_reservations(&txn, user, now).await?;
+                let held = "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS held FROM reservations \
+                            WHERE user_id = ? AND status = 'active' AND expires_at > ?";
+                let row = txn
+                    .query_one_raw(raw(self.backend(), held, [user.as_uuid().into(), now.into()]))
+                    .await
+                    .map_err(unexpected)?;
+                let held: i64 = match row {
+                    Some(row) => row.try_get("", "held").map_err(unexpected)?,
+                    None => 0,
+                };
+                let reserved = Credits::new(held).map_err(|e| corrupt("credits held", e))?;
+                let budget = Budget { reserved, ..Budget::new(policy, now) };
                 insert_budget(&txn, tenant, user, &budget, now).await?;
                 Some(budget)
             }

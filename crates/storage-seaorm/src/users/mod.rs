@@ -25,12 +25,12 @@ use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::users;
 use crate::tokens::revoke_tokens;
-use crate::transaction::{begin_write, is_unique_violation, raw, unexpected};
+use crate::transaction::{is_unique_violation, raw, unexpected};
 
 #[async_trait]
 impl UserRepository for Store {
     async fn insert(&self, user: &User, acting: Acting, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         if acting.is_some() {
             governed::lock_tenant(&txn, user.tenant).await?;
             governed::check_actor(&txn, user.tenant, acting).await?;
@@ -76,7 +76,7 @@ impl UserRepository for Store {
     }
 
     async fn update(&self, updated: &User, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         let stored = governed::lock_and_check(&txn, updated.tenant, premises).await?;
         write_change(&txn, &stored, updated).await?;
         insert_event(&txn, audit).await?;
@@ -84,13 +84,13 @@ impl UserRepository for Store {
     }
 
     async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = begin_write(&self.db).await.map_err(unexpected)?;
+        let txn = self.begin_write().await.map_err(unexpected)?;
         let stored = governed::lock_and_check(&txn, tenant, premises).await?;
         counts::adjust(&txn, tenant, &stored.role, &stored.status, -1).await?;
         seats::moved(&txn, tenant, stored.license, None).await?;
         crate::budgets::forget_budget(&txn, tenant, premises.target).await?;
         anonymise_audit_trail(&txn, tenant, premises.target).await?;
-        users::Entity::delete_by_id(premises.target.as_uuid()).exec(&txn).await.map_err(unexpected)?;
+        users::Entity::delete_by_id(premises.target.as_uuid()).exec(&*txn).await.map_err(unexpected)?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }

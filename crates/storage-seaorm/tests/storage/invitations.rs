@@ -22,9 +22,9 @@ use roster_domain::{
 };
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
-use sea_orm::{ConnectionTrait as _, DbBackend, QueryResult, Statement, Value};
+use sea_orm::ConnectionTrait as _;
 
-use crate::fixtures::{add, add_license, days_ago, now, tenant};
+use crate::fixtures::{add, add_license, days_ago, now, occurs, readable_columns, rows_of, statement, tenant};
 
 /// An invited user, their invitation and its link's secret, as stored.
 struct Invited {
@@ -120,59 +120,11 @@ async fn counts(db: &TestDatabase, tenant: TenantId) -> HashMap<(Role, UserStatu
     counts.into_iter().filter(|(_, _, n)| *n > 0).map(|(role, status, n)| ((role, status), n)).collect()
 }
 
-/// A raw statement written with `?` placeholders, numbered `$1, $2, ...` for PostgreSQL.
-fn statement(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-    let sql = if backend == DbBackend::Postgres {
-        let mut n = 0;
-        sql.chars()
-            .map(|c| {
-                if c == '?' {
-                    n += 1;
-                    format!("${n}")
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    } else {
-        sql.to_owned()
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-/// Every row of `table` whose `column` is the id `id`, read with raw SQL.
-async fn rows_of(db: &TestDatabase, table: &str, column: &str, id: uuid::Uuid) -> Vec<QueryResult> {
-    let sql = format!("SELECT * FROM {table} WHERE {column} = ?");
-    db.store.connection().query_all_raw(statement(db.backend(), &sql, [id.into()])).await.unwrap()
-}
-
 /// How many API tokens `user` has, counted with raw SQL.
 async fn tokens_of(db: &TestDatabase, user: UserId) -> i64 {
     let sql = "SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ?";
     let row = db.store.connection().query_one_raw(statement(db.backend(), sql, [user.as_uuid().into()])).await;
     row.unwrap().expect("a count").try_get("", "n").unwrap()
-}
-
-/// Whether `needle` occurs in `haystack`.
-fn occurs(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
-}
-
-/// Every column of `row` that reads as text, bytes or JSON, by name, as bytes.
-fn readable_columns(row: &QueryResult) -> Vec<(String, Vec<u8>)> {
-    let mut read = Vec::new();
-    for (i, name) in row.column_names().into_iter().enumerate() {
-        if let Ok(Some(text)) = row.try_get_by_index::<Option<String>>(i) {
-            read.push((name.clone(), text.into_bytes()));
-        }
-        if let Ok(Some(bytes)) = row.try_get_by_index::<Option<Vec<u8>>>(i) {
-            read.push((name.clone(), bytes));
-        }
-        if let Ok(Some(json)) = row.try_get_by_index::<Option<serde_json::Value>>(i) {
-            read.push((name, json.to_string().into_bytes()));
-        }
-    }
-    read
 }
 
 async fn an_invitation_is_stored_with_its_invited_user_and_audit_event(db: TestDatabase) {

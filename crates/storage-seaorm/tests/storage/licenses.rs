@@ -357,13 +357,13 @@ async fn access_facts_tell_role_status_and_license_in_one_read(db: TestDatabase)
     let kind = add_license(&db.store, &acme, "Knowledge Only", 5).await;
     let collaborator = add(&db.store, &acme, "c@example.com", Role::Collaborator).await;
     set_license(&db, &collaborator, Some(kind.id)).await.unwrap();
-    let facts = db.store.access_facts(acme.tenant.id, collaborator.id).await.unwrap();
+    let facts = db.store.access_facts(acme.tenant.id, collaborator.id, now()).await.unwrap();
     let license = Some(HeldLicense { kind: kind.id, name: name("Knowledge Only") });
     assert_eq!(
         facts,
         Some(AccessFacts { role: Role::Collaborator, status: UserStatus::Active, license, budget: None })
     );
-    let facts = db.store.access_facts(acme.tenant.id, acme.admin.id).await.unwrap();
+    let facts = db.store.access_facts(acme.tenant.id, acme.admin.id, now()).await.unwrap();
     assert_eq!(
         facts,
         Some(AccessFacts { role: Role::Administrator, status: UserStatus::Active, license: None, budget: None })
@@ -375,8 +375,8 @@ async fn access_facts_of_an_unknown_or_foreign_user_are_none(db: TestDatabase) {
     let globex = tenant(&db.store, "globex").await;
     let kind = add_license(&db.store, &acme, "Pro", 5).await;
     let user = add_licensed(&db, &acme, "u@example.com", &kind).await;
-    assert_eq!(db.store.access_facts(acme.tenant.id, UserId::new()).await.unwrap(), None);
-    assert_eq!(db.store.access_facts(globex.tenant.id, user.id).await.unwrap(), None);
+    assert_eq!(db.store.access_facts(acme.tenant.id, UserId::new(), now()).await.unwrap(), None);
+    assert_eq!(db.store.access_facts(globex.tenant.id, user.id, now()).await.unwrap(), None);
 }
 
 /// The user counts of `tenant`, without the (role, status) pairs that count nobody.

@@ -2,13 +2,17 @@
 //! on both databases (see `roster_storage::on_both_databases!`).
 
 mod audit;
+mod budgets;
 mod fixtures;
 mod governance;
 mod invitations;
+mod ledger;
 mod licenses;
 mod listing;
 mod migrations;
 mod search;
+mod service_credentials;
 mod tenants;
 mod tokens;
+mod usage;
 mod users;

@@ -209,7 +209,7 @@ fn access_over(licenses: MockLicenseRepository) -> AccessService {
 
 fn access(facts: Option<AccessFacts>) -> AccessService {
     let mut licenses = MockLicenseRepository::new();
-    licenses.expect_access_facts().returning(move |_, _| Ok(facts.clone()));
+    licenses.expect_access_facts().returning(move |_, _, _| Ok(facts.clone()));
     access_over(licenses)
 }
 

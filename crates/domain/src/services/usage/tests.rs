@@ -108,7 +108,7 @@ async fn a_batch_with_a_repeated_key_or_no_event_or_too_many_is_refused_whole() 
 
 fn access_with(facts: AccessFacts) -> AccessService {
     let mut licenses = MockLicenseRepository::new();
-    licenses.expect_access_facts().returning(move |_, _| Ok(Some(facts.clone())));
+    licenses.expect_access_facts().returning(move |_, _, _| Ok(Some(facts.clone())));
     let mut budgets = MockBudgetRepository::new();
     budgets.expect_budget_totals().returning(|_, _| Ok(BudgetTotals::default()));
     AccessService::new(Arc::new(licenses), Arc::new(MockInvitationRepository::new()), Arc::new(budgets), clock())
@@ -138,7 +138,7 @@ fn budgets_over(users: &[&User], stored: Option<Budget>) -> (MockUserRepository,
     let mut user_repository = MockUserRepository::new();
     user_repository.expect_get().returning(move |_, id| Ok(known.iter().find(|u| u.id == id).cloned()));
     let mut budgets = MockBudgetRepository::new();
-    budgets.expect_budget().returning(move |_, _| Ok(stored));
+    budgets.expect_budget().returning(move |_, _, _| Ok(stored));
     (user_repository, budgets)
 }
 
