@@ -36,3 +36,9 @@ bench users="1000000":
     cargo run --release -p roster-bench -- users-list --database postgres --users {{users}}
     cargo run --release -p roster-bench -- access --database sqlite --users {{users}}
     cargo run --release -p roster-bench -- access --database postgres --users {{users}}
+
+# Benchmark the AI gateway's calls (entitlements, reservation + commit) under 16 concurrent
+# clients, next to a hello-world and a raw UPDATE baseline (results in bench/results).
+bench-gateway:
+    cargo run --release -p roster-bench -- gateway --database sqlite
+    cargo run --release -p roster-bench -- gateway --database postgres

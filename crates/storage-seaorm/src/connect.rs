@@ -28,9 +28,8 @@ impl Default for PoolSettings {
 ///
 /// SQLite runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a 5 s busy timeout;
 /// the file is created when missing, and its planner statistics are refreshed when stale.
-/// PostgreSQL plans every statement for its actual values (`plan_cache_mode=force_custom_plan`):
-/// a cached generic plan would walk a whole tenant for a rare role or search (planning costs a
-/// tenth of a millisecond).
+/// PostgreSQL keeps its default plan caching (the user list asks for custom plans in its own
+/// transaction).
 ///
 /// # Errors
 /// The URL is malformed or the database unreachable.
@@ -47,8 +46,7 @@ pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
-        })
-        .map_sqlx_postgres_opts(|opts| opts.options([("plan_cache_mode", "force_custom_plan")]));
+        });
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // Cheap: analyses only tables whose statistics are missing or stale, reading a sample.

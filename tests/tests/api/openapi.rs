@@ -41,7 +41,7 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         ("/v1/audit", "get", &["200", "400", "401", "403", "422", "500"]),
         ("/v1/users/{id}/budget", "get", &["200", "400", "401", "403", "404", "500"]),
         ("/v1/users/{id}/budget", "put", &["200", "400", "401", "403", "404", "409", "413", "415", "500"]),
-        ("/v1/users/{id}/budget", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/budget", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
         ("/v1/users/{id}/usage", "get", &["200", "400", "401", "403", "404", "422", "500"]),
         (
             "/v1/usage/reservations",

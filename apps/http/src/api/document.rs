@@ -4,7 +4,9 @@
 //! - request objects, and the objects nested in them, refuse unknown properties
 //!   (`additionalProperties: false`), as their `deny_unknown_fields` parsing does;
 //! - optional request properties accept `null` (`nullable: true`): it means "none" on create and
-//!   "clear" in a merge patch, as the parsing of `Option` and `MaybeUndefined` does.
+//!   "clear" in a merge patch, as the parsing of `Option` and `MaybeUndefined` does;
+//! - unsigned integers have the bounds of their type, which poem-openapi leaves out in places
+//!   (map values).
 //!
 //! The same walk yields the methods each path allows, for the `Allow` header of a 405.
 
@@ -85,6 +87,7 @@ impl Document {
             }
             schema["additionalProperties"] = Value::Bool(false);
         }
+        declare_unsigned(&mut document);
         Self { json: document.to_string(), methods, with_body }
     }
 
@@ -107,6 +110,31 @@ impl Document {
             pattern.len() == segments.len()
                 && pattern.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
         })
+    }
+}
+
+/// Gives every unsigned integer schema (format `uint8` to `uint64`) the `minimum` and `maximum`
+/// of its type where poem-openapi leaves them out (map values, for instance): the server refuses
+/// what lies outside.
+fn declare_unsigned(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let integer = map.get("type").and_then(Value::as_str) == Some("integer");
+            let largest = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") if integer => Some(u64::from(u8::MAX)),
+                Some("uint16") if integer => Some(u64::from(u16::MAX)),
+                Some("uint32") if integer => Some(u64::from(u32::MAX)),
+                Some("uint64") if integer => Some(u64::MAX),
+                _ => None,
+            };
+            if let Some(largest) = largest {
+                map.entry("minimum").or_insert(Value::from(0));
+                map.entry("maximum").or_insert(Value::from(largest));
+            }
+            map.values_mut().for_each(declare_unsigned);
+        }
+        Value::Array(items) => items.iter_mut().for_each(declare_unsigned),
+        _ => {}
     }
 }
 

@@ -15,6 +15,7 @@
 //! | `user_inactive` | 403 | the user is invited or deactivated: no AI access |
 //! | `budget_exceeded` | 402 | the user's hard budget cannot hold these credits (`limit`, `consumed`, `reserved`) |
 //! | `reservation_not_found`, `service_credential_not_found` | 404 | no such record in the caller's tenant |
+//! | `no_budget` | 404 | the user has no budget (no limit) |
 //! | `idempotency_key_reused` | 409 | the key was used for another request |
 //! | `reservation_closed` | 409 | the reservation was released, or committed with other credits |
 //! | `reservation_committed` | 409 | a committed reservation cannot be released |
@@ -34,7 +35,7 @@
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not `application/json` |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;

@@ -25,8 +25,8 @@ use roster_domain::{
 };
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait as _, DatabaseConnection, DbBackend, EntityTrait as _, Order, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, QueryTrait as _, Select,
+    ColumnTrait as _, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait as _,
+    Order, QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, Select, TransactionTrait as _,
 };
 
 use super::convert::from_row;
@@ -126,7 +126,7 @@ fn after(select: Select<Entity>, cursor: &UserCursor, direction: SortDirection) 
 /// Up to `limit` ids of users of `tenant` whose search text contains `text`: through the
 /// trigram index for 3 characters or more, else by reading `ix_users_tenant_search` alone.
 async fn search_candidates(
-    db: &DatabaseConnection,
+    db: &DatabaseTransaction,
     tenant: TenantId,
     text: &SearchText,
     limit: u64,
@@ -157,7 +157,7 @@ async fn search_candidates(
 }
 
 /// How many rows `select` yields, counting at most `cap`.
-async fn capped_count(db: &DatabaseConnection, select: Select<Entity>, cap: u64) -> Result<Total, StoreError> {
+async fn capped_count(db: &DatabaseTransaction, select: Select<Entity>, cap: u64) -> Result<Total, StoreError> {
     let inner = select.select_only().column(Column::Id).limit(cap + 1).into_query();
     let outer = Query::select()
         .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
@@ -176,7 +176,7 @@ async fn capped_count(db: &DatabaseConnection, select: Select<Entity>, cap: u64)
 /// by role and status only (`user_counts`), or by license only (seats assigned per kind: every
 /// holder of a seat is counted in its kind, every other user holds none).
 async fn counted_total(
-    db: &DatabaseConnection,
+    db: &DatabaseTransaction,
     tenant: TenantId,
     filter: &UserFilter,
 ) -> Result<Option<u64>, StoreError> {
@@ -209,7 +209,7 @@ async fn counted_total(
 
 /// The seats assigned of `kind` of `tenant`, or of all its kinds.
 async fn seats_assigned(
-    db: &DatabaseConnection,
+    db: &DatabaseTransaction,
     tenant: TenantId,
     kind: Option<LicenseKindId>,
 ) -> Result<u64, StoreError> {
@@ -231,7 +231,25 @@ async fn seats_assigned(
 
 /// One page of users and the number of users matching the filters.
 pub(crate) async fn list(
-    db: &DatabaseConnection,
+    connection: &DatabaseConnection,
+    limits: ListLimits,
+    tenant: TenantId,
+    query: &UserQuery,
+) -> Result<Page<User, UserCursor>, StoreError> {
+    // PostgreSQL plans these statements for their actual values: a cached generic plan would walk
+    // a whole tenant for a rare role or search (planning costs a fraction of a millisecond, which
+    // a list can afford; the hot paths keep their cached plans).
+    let txn = connection.begin().await.map_err(unexpected)?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(unexpected)?;
+    }
+    let page = list_in(&txn, limits, tenant, query).await?;
+    txn.commit().await.map_err(unexpected)?;
+    Ok(page)
+}
+
+async fn list_in(
+    db: &DatabaseTransaction,
     limits: ListLimits,
     tenant: TenantId,
     query: &UserQuery,

@@ -30,14 +30,6 @@ impl std::fmt::Debug for BudgetsApi {
     }
 }
 
-/// A user's budget, or none.
-#[derive(Object, Debug)]
-#[oai(rename = "UserBudget", skip_serializing_if_is_none)]
-pub struct UserBudgetBody {
-    /// The budget as of now; absent when the user has none (no limit).
-    pub budget: Option<BudgetBody>,
-}
-
 /// What a user used over a span of UTC days.
 #[derive(Object, Debug)]
 #[oai(rename = "UsageReport")]
@@ -55,7 +47,7 @@ pub struct UsageReportBody {
 pub enum GetBudgetResponse {
     /// The user's budget as of now.
     #[oai(status = 200)]
-    Ok(Json<UserBudgetBody>),
+    Ok(Json<BudgetBody>),
     /// `invalid_request`: the id is not a UUID.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
@@ -65,7 +57,7 @@ pub enum GetBudgetResponse {
     /// `forbidden`: users read only their own budget.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
-    /// `user_not_found`.
+    /// `user_not_found`, or `no_budget`: the user has none (no limit).
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
     /// `internal_error`.
@@ -77,9 +69,9 @@ problem_responses!(GetBudgetResponse { 400 => BadRequest, 401 => Unauthorized, 4
 #[derive(ApiResponse, Debug)]
 #[oai(bad_request_handler = "from_request_error")]
 pub enum SetBudgetResponse {
-    /// The budget as set, as of now (`budget` absent once removed).
+    /// The budget as set, as of now.
     #[oai(status = 200)]
-    Ok(Json<UserBudgetBody>),
+    Ok(Json<BudgetBody>),
     /// `invalid_request`: malformed JSON, a wrong type, an unknown field or a value out of range.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
@@ -113,9 +105,9 @@ problem_responses!(SetBudgetResponse {
 #[derive(ApiResponse, Debug)]
 #[oai(bad_request_handler = "from_request_error")]
 pub enum RemoveBudgetResponse {
-    /// The user has no budget any more.
-    #[oai(status = 200)]
-    Ok(Json<UserBudgetBody>),
+    /// The user has no budget (any more): no limit.
+    #[oai(status = 204)]
+    Removed,
     /// `invalid_request`: the id is not a UUID.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
@@ -155,7 +147,7 @@ pub enum UsageResponse {
     /// `user_not_found`.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// `invalid_span`: `from` after `to`, or more than 366 days.
+    /// `invalid_date` (no such day) or `invalid_span` (`from` after `to`, or more than 366 days).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -165,6 +157,13 @@ pub enum UsageResponse {
 problem_responses!(UsageResponse {
     400 => BadRequest, 401 => Unauthorized, 403 => Forbidden, 404 => NotFound, 422 => Unprocessable,
 });
+
+/// A UTC day as `YYYY-MM-DD`.
+fn parse_day(text: &str) -> Result<NaiveDate, Problem> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Problem::unprocessable("invalid_date", format!("{text} is not a day of the calendar (YYYY-MM-DD)"))
+    })
+}
 
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Budgets")]
 impl BudgetsApi {
@@ -176,7 +175,8 @@ impl BudgetsApi {
     #[oai(path = "/users/:id/budget", method = "get", operation_id = "getUserBudget")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> GetBudgetResponse {
         match self.budgets.get(&auth.0, id.0.into()).await {
-            Ok(budget) => GetBudgetResponse::Ok(Json(UserBudgetBody { budget: budget.map(Into::into) })),
+            Ok(Some(budget)) => GetBudgetResponse::Ok(Json(budget.into())),
+            Ok(None) => Problem::not_found("no_budget", "the user has no budget: no limit").into(),
             Err(error) => Problem::from(error).into(),
         }
     }
@@ -190,7 +190,8 @@ impl BudgetsApi {
         answer(
             async {
                 let budget = self.budgets.set(&auth.0, id.0.into(), Some(body.0.try_into_domain()?)).await?;
-                Ok(SetBudgetResponse::Ok(Json(UserBudgetBody { budget: budget.map(Into::into) })))
+                let budget = budget.ok_or_else(|| Problem::internal(&"a budget just set is missing"))?;
+                Ok(SetBudgetResponse::Ok(Json(budget.into())))
             }
             .await,
         )
@@ -198,11 +199,12 @@ impl BudgetsApi {
 
     /// Remove a user's budget
     ///
-    /// The user has no limit any more. Administrators only.
+    /// The user has no limit any more (removing a budget the user does not have changes
+    /// nothing). Administrators only.
     #[oai(path = "/users/:id/budget", method = "delete", operation_id = "removeUserBudget")]
     async fn remove(&self, auth: BearerAuth, id: Path<Uuid>) -> RemoveBudgetResponse {
         match self.budgets.set(&auth.0, id.0.into(), None).await {
-            Ok(budget) => RemoveBudgetResponse::Ok(Json(UserBudgetBody { budget: budget.map(Into::into) })),
+            Ok(_) => RemoveBudgetResponse::Removed,
             Err(error) => Problem::from(error).into(),
         }
     }
@@ -219,16 +221,22 @@ impl BudgetsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         /// First day (UTC, `YYYY-MM-DD`); the first of the current month by default.
-        from: Query<Option<NaiveDate>>,
+        #[oai(validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+        from: Query<Option<String>>,
         /// Last day, included (UTC, `YYYY-MM-DD`); today by default.
-        to: Query<Option<NaiveDate>>,
+        #[oai(validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+        to: Query<Option<String>>,
     ) -> UsageResponse {
-        let today = self.clock.now().date_naive();
-        let to = to.0.unwrap_or(today);
-        let from = from.0.unwrap_or_else(|| to.with_day(1).expect("every month has a first day"));
-        match self.budgets.usage(&auth.0, id.0.into(), from, to).await {
-            Ok(report) => UsageResponse::Ok(Json(UsageReportBody { from, to, usage: report.into() })),
-            Err(error) => Problem::from(error).into(),
-        }
+        answer(
+            async {
+                let today = self.clock.now().date_naive();
+                let to = to.0.as_deref().map(parse_day).transpose()?.unwrap_or(today);
+                let first = to.with_day(1).expect("every month has a first day");
+                let from = from.0.as_deref().map(parse_day).transpose()?.unwrap_or(first);
+                let report = self.budgets.usage(&auth.0, id.0.into(), from, to).await?;
+                Ok(UsageResponse::Ok(Json(UsageReportBody { from, to, usage: report.into() })))
+            }
+            .await,
+        )
     }
 }
