@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use roster_domain::ports::{Clock, EmailSender, SystemClock};
 use roster_domain::services::{
-    AcceptLinks, AccessService, AuditService, BudgetService, InvitationService, LicenseService,
+    AcceptLinks, AccessService, AuditService, BudgetService, ImportService, InvitationService, LicenseService,
     ServiceCredentialService, TenantService, TokenService, UsageService, UserService,
 };
 use roster_email::{OutboxSender, SmtpSender, SmtpSettings, SmtpTls};
@@ -100,6 +100,8 @@ pub struct AppState {
     pub access: AccessService,
     /// Invitations.
     pub invitations: InvitationService,
+    /// Bulk imports.
+    pub imports: ImportService,
     /// Budgets and usage reports.
     pub budgets: BudgetService,
     /// The AI gateway's metering.
@@ -113,7 +115,17 @@ impl AppState {
     pub fn new(store: Store, adapters: Adapters) -> Self {
         let shared = Arc::new(store.clone());
         let Adapters { clock, email, links } = adapters;
+        let invitations =
+            InvitationService::new(shared.clone(), shared.clone(), shared.clone(), email, clock.clone(), links);
         Self {
+            imports: ImportService::new(
+                shared.clone(),
+                shared.clone(),
+                shared.clone(),
+                invitations.clone(),
+                clock.clone(),
+            ),
+            invitations,
             users: UserService::new(shared.clone(), clock.clone()),
             tokens: TokenService::new(shared.clone(), shared.clone(), shared.clone(), shared.clone(), clock.clone()),
             licenses: LicenseService::new(shared.clone(), shared.clone(), clock.clone()),
@@ -121,14 +133,6 @@ impl AppState {
             budgets: BudgetService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
             usage: UsageService::new(shared.clone(), clock.clone()),
             service_credentials: ServiceCredentialService::new(shared.clone(), clock.clone()),
-            invitations: InvitationService::new(
-                shared.clone(),
-                shared.clone(),
-                shared.clone(),
-                email,
-                clock.clone(),
-                links,
-            ),
             tenants: TenantService::new(shared.clone(), clock.clone()),
             audit: AuditService::new(shared),
             clock,

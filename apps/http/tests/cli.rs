@@ -134,6 +134,10 @@ async fn the_readme_walkthrough_works_as_written() {
         r#""status":"deactivated""#,
         r#""code":"unauthenticated""#,
         r#""action":"user.deactivated""#,
+        r#""created":2,"#,
+        r#""reason":"invalid_email""#,
+        "nina@example.com,,+33612345678,user,active,",
+        "carla@example.com,Carla,,collaborator,active,",
     ] {
         assert!(printed.contains(expected), "missing {expected} in:\n{printed}");
     }

@@ -17,6 +17,7 @@ pub mod budget;
 pub mod error;
 pub mod governance;
 pub mod ids;
+pub mod import;
 pub mod invitation;
 pub mod license;
 pub mod mail;

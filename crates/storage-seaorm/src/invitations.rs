@@ -55,6 +55,17 @@ pub(crate) async fn delete_invitation(txn: &DatabaseTransaction, user: UserId) -
     Ok(())
 }
 
+/// Inserts `invitations` as part of `txn`, many to a statement.
+pub(crate) async fn insert_invitations(
+    txn: &DatabaseTransaction,
+    invitations: &[Invitation],
+) -> Result<(), StoreError> {
+    for chunk in invitations.chunks(500) {
+        Entity::insert_many(chunk.iter().map(to_row)).exec_without_returning(txn).await.map_err(unexpected)?;
+    }
+    Ok(())
+}
+
 async fn insert_invitation(txn: &DatabaseTransaction, invitation: &Invitation) -> Result<(), StoreError> {
     Entity::insert(to_row(invitation)).exec_without_returning(txn).await.map_err(unexpected)?;
     Ok(())

@@ -34,8 +34,8 @@
 //! | `last_administrator` | 409 | the tenant's last active administrator is protected |
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
-//! | `unsupported_media_type` | 415 | the body is not `application/json` |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope` | 422 | a value is not acceptable |
+//! | `unsupported_media_type` | 415 | the body is not of the operation's content type (`application/json`, `text/csv` for imports) |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope`, `invalid_csv` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
@@ -51,7 +51,7 @@ use roster_domain::services::users::{
     ReactivateUserError, UpdateProfileError,
 };
 use roster_domain::services::{
-    AuthenticateError, BudgetError, DashboardError, EntitlementsError, ListAuditError, MeteringError,
+    AuthenticateError, BudgetError, DashboardError, EntitlementsError, ImportError, ListAuditError, MeteringError,
     ServiceCredentialError, SettingsError,
 };
 use roster_domain::{LicenseKindId, UnexpectedError, UserStatus, Violation};
@@ -127,6 +127,17 @@ impl From<ListUsersError> for Problem {
         match error {
             ListUsersError::Forbidden(v) => v.into(),
             ListUsersError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<ImportError> for Problem {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::Forbidden(v) => v.into(),
+            ImportError::LicenseNotFound => license_not_found(),
+            ImportError::Conflict => Problem::conflict("concurrent_modification", error.to_string()),
+            ImportError::Unexpected(e) => e.into(),
         }
     }
 }

@@ -10,7 +10,7 @@ use poem::{Body, Endpoint, IntoResponse as _, Request, Response};
 
 use super::document::Document;
 use super::problem::Problem;
-use super::{MAX_EVENTS_BODY, MAX_JSON_BODY};
+use super::{MAX_EVENTS_BODY, MAX_IMPORT_BODY, MAX_JSON_BODY};
 
 fn too_large(limit: usize) -> Response {
     Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {limit} bytes"))
@@ -18,9 +18,13 @@ fn too_large(limit: usize) -> Response {
 }
 
 /// The largest body the operation at `path` accepts: [`MAX_EVENTS_BODY`] for a batch of usage
-/// events, [`MAX_JSON_BODY`] for every other.
+/// events, [`MAX_IMPORT_BODY`] for an import file, [`MAX_JSON_BODY`] for every other.
 fn body_limit(path: &str) -> usize {
-    if path.trim_end_matches('/') == "/v1/usage/events" { MAX_EVENTS_BODY } else { MAX_JSON_BODY }
+    match path.trim_end_matches('/') {
+        "/v1/usage/events" => MAX_EVENTS_BODY,
+        "/v1/users/import" => MAX_IMPORT_BODY,
+        _ => MAX_JSON_BODY,
+    }
 }
 
 /// How much of an oversized body is read and discarded before answering 413, and for how long.

@@ -21,9 +21,10 @@ pub mod problem;
 mod service_credentials;
 mod settings;
 mod text;
+pub(crate) mod transfer;
 mod usage;
 mod users;
-mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 
@@ -69,6 +70,10 @@ pub const MAX_JSON_BODY: usize = 64 * 1024;
 /// The largest body of a batch of usage events (1000 events).
 pub const MAX_EVENTS_BODY: usize = 1024 * 1024;
 
+/// The largest import file: 32 MiB, some 300,000 rows of the usual format (email, country
+/// code, phone), 150,000 lines of an export file.
+pub const MAX_IMPORT_BODY: usize = 32 * 1024 * 1024;
+
 /// The OpenAPI service with every operation.
 #[allow(clippy::type_complexity)]
 pub fn openapi(
@@ -76,6 +81,7 @@ pub fn openapi(
 ) -> OpenApiService<
     (
         users::UsersApi,
+        transfer::TransferApi,
         me::MeApi,
         invitations::InvitationsApi,
         licenses::LicensesApi,
@@ -89,14 +95,10 @@ pub fn openapi(
     ),
     (),
 > {
-    let views = views::UserViews {
-        licenses: state.licenses.clone(),
-        invitations: state.invitations.clone(),
-        budgets: state.budgets.clone(),
-        clock: state.clock.clone(),
-    };
+    let views = views::UserViews::of(state);
     let apis = (
         users::UsersApi { users: state.users.clone(), views: views.clone() },
+        transfer::TransferApi { users: state.users.clone(), imports: state.imports.clone(), views: views.clone() },
         me::MeApi { users: state.users.clone(), views: views.clone() },
         invitations::InvitationsApi {
             invitations: state.invitations.clone(),

@@ -265,9 +265,9 @@ problem_responses!(PurgeUserResponse {
     400 => BadRequest, 401 => Unauthorized, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 422 => Unprocessable,
 });
 
-/// The list parameters, parsed.
+/// The list filters, parsed (shared with the export).
 #[allow(clippy::too_many_arguments)]
-fn user_query(
+pub(super) fn user_filter(
     q: Option<String>,
     role: Option<RoleDto>,
     status: Option<StatusDto>,
@@ -277,15 +277,32 @@ fn user_query(
     license: Option<Uuid>,
     licensed: Option<bool>,
     invitation: Option<InvitationFilter>,
+) -> Result<UserFilter, Problem> {
+    Problem::check_times([&created_from, &created_to])?;
+    let q = q.filter(|text| !text.trim().is_empty());
+    let q = q.map(|text| SearchText::parse(&text)).transpose();
+    let q = q.map_err(|e| Problem::unprocessable("invalid_search", e.to_string()))?;
+    Ok(UserFilter {
+        q,
+        role: role.map(Into::into),
+        status: status.map(Into::into),
+        created_from,
+        created_to,
+        referral_code: referral_code.as_deref().map(parse_referral_code).transpose()?,
+        license: license.map(Into::into),
+        licensed,
+        invitation,
+    })
+}
+
+/// The order and page parameters, parsed.
+fn user_query(
+    filter: UserFilter,
     sort: SortFieldParam,
     order: OrderParam,
     cursor: Option<String>,
     limit: Option<u16>,
 ) -> Result<UserQuery, Problem> {
-    Problem::check_times([&created_from, &created_to])?;
-    let q = q.filter(|text| !text.trim().is_empty());
-    let q = q.map(|text| SearchText::parse(&text)).transpose();
-    let q = q.map_err(|e| Problem::unprocessable("invalid_search", e.to_string()))?;
     let field = match sort {
         SortFieldParam::CreatedAt => UserSortField::CreatedAt,
         SortFieldParam::Email => UserSortField::Email,
@@ -299,17 +316,6 @@ fn user_query(
     let after = after.map_err(|e| Problem::unprocessable("invalid_cursor", e.to_string()))?;
     let limit = PageLimit::new(limit.map_or(u64::from(PageLimit::DEFAULT), u64::from))
         .map_err(|e| Problem::bad_request(e.to_string()))?;
-    let filter = UserFilter {
-        q,
-        role: role.map(Into::into),
-        status: status.map(Into::into),
-        created_from,
-        created_to,
-        referral_code: referral_code.as_deref().map(parse_referral_code).transpose()?,
-        license: license.map(Into::into),
-        licensed,
-        invitation,
-    };
     Ok(UserQuery { filter, sort, after, limit })
 }
 
@@ -359,7 +365,7 @@ impl UsersApi {
     ) -> ListUsersResponse {
         answer(
             async {
-                let query = user_query(
+                let filter = user_filter(
                     q.0,
                     role.0,
                     status.0,
@@ -369,11 +375,8 @@ impl UsersApi {
                     license.0,
                     licensed.0,
                     invitation.0.map(|state| InvitationFilter { state: state.into(), at: self.views.clock.now() }),
-                    sort.0,
-                    order.0,
-                    cursor.0,
-                    limit.0,
                 )?;
+                let query = user_query(filter, sort.0, order.0, cursor.0, limit.0)?;
                 let page = self.users.list(&auth.0, &query).await?;
                 let total = page.total.unwrap_or(Total { count: page.items.len() as u64, exact: false });
                 Ok(ListUsersResponse::Ok(Json(UserPage {

@@ -29,6 +29,16 @@ impl std::fmt::Debug for UserViews {
 }
 
 impl UserViews {
+    /// The views over the services of `state`.
+    pub fn of(state: &crate::state::AppState) -> Self {
+        Self {
+            licenses: state.licenses.clone(),
+            invitations: state.invitations.clone(),
+            budgets: state.budgets.clone(),
+            clock: state.clock.clone(),
+        }
+    }
+
     /// `user` as the API shows it.
     pub async fn one(&self, actor: &Actor, user: User) -> Result<UserBody, Problem> {
         Ok(self.many(actor, vec![user]).await?.pop().expect("one user in, one body out"))

@@ -26,7 +26,7 @@ pub use licenses::{AccessFacts, LicenseRepository};
 pub use services::ServiceCredentialRepository;
 pub use tenants::TenantRepository;
 pub use tokens::TokenRepository;
-pub use users::UserRepository;
+pub use users::{NewRecord, RecordOutcome, UserRepository};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use audit::MockAuditLog;

@@ -3,7 +3,32 @@
 use async_trait::async_trait;
 
 use crate::governance::Acting;
+use crate::invitation::Invitation;
 use crate::{AuditEvent, Email, Page, Premises, StoreError, TenantId, User, UserCursor, UserId, UserQuery};
+
+/// A new user to store in a batch, with their invitation (when invited) and audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    /// The user; `user.license`, when set, asks for a seat.
+    pub user: User,
+    /// Their invitation, when invited.
+    pub invitation: Option<Invitation>,
+    /// What the audit trail records of them.
+    pub audit: AuditEvent,
+}
+
+/// What became of one record of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stored, with their seat, invitation and default budget.
+    Created,
+    /// Not stored: the tenant has a user with this email.
+    EmailTaken,
+    /// Not stored: no seat of the license kind was left for them.
+    NoSeats,
+    /// Not stored: the tenant has no such license kind.
+    LicenseNotFound,
+}
 
 /// Stores the users of every tenant; each call is scoped to one tenant.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -28,6 +53,29 @@ pub trait UserRepository: Send + Sync {
     /// [`StoreError::Unexpected`] only.
     async fn get(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError>;
 
+    /// The users of `tenant` with these emails (those that exist).
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] only.
+    async fn find_by_emails(&self, tenant: TenantId, emails: &[Email]) -> Result<Vec<User>, StoreError>;
+
+    /// Stores the users of `records` (of `tenant`) in one transaction that first re-checks
+    /// `acting`, each record all or nothing: one whose email is taken, or whose license kind has
+    /// no seat left (seats go to the records in their order), is not stored and its outcome says
+    /// why; every other is stored with its seat, invitation, the tenant's default budget and
+    /// its audit event, as [`insert`](Self::insert) would. One outcome per record, in order.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::ActorChanged`] when the acting user changed, and
+    /// [`StoreError::Stale`] when a record's email was taken by a concurrent write during the
+    /// transaction (nothing is written then: store those records one by one instead).
+    async fn insert_batch(
+        &self,
+        tenant: TenantId,
+        records: &[NewRecord],
+        acting: Acting,
+    ) -> Result<Vec<RecordOutcome>, StoreError>;
+
     /// The user of `tenant` with this email.
     ///
     /// # Errors
@@ -40,6 +88,20 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`StoreError::Unexpected`] only.
     async fn list(&self, tenant: TenantId, query: &UserQuery) -> Result<Page<User, UserCursor>, StoreError>;
+
+    /// Up to `limit` users of `tenant` matching `filter`, oldest first (by creation time, then
+    /// id), after `after` (a [`UserCursor::CreatedAt`]): the export's walk, which needs no
+    /// total and reads each user once whatever is created meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] only.
+    async fn scan(
+        &self,
+        tenant: TenantId,
+        filter: &crate::UserFilter,
+        after: Option<UserCursor>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
 
     /// How many active administrators `tenant` has.
     ///

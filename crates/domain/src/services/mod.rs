@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 pub mod budgets;
+pub mod import;
 pub mod invitations;
 pub mod licenses;
 pub mod service_credentials;
@@ -15,6 +16,7 @@ pub mod users;
 pub use access::{AccessService, Dashboard, DashboardError, Entitlements, EntitlementsError};
 pub use audit::{AuditService, ListAuditError};
 pub use budgets::{BudgetError, BudgetService};
+pub use import::{ImportError, ImportOptions, ImportReport, ImportService, OnExisting};
 pub use invitations::{AcceptLinks, InvitationService};
 pub use licenses::LicenseService;
 pub use service_credentials::{ServiceCredentialError, ServiceCredentialService};

@@ -101,6 +101,35 @@ impl Phone {
         Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
+    /// Parses a number given in two parts, as import files do: an optional `country` (a calling
+    /// code such as `33` or `+33`, or an ISO country code such as `FR`) and the `number`,
+    /// national (`06 12 34 56 78`) or international (`+33 6 12 34 56 78`, whatever `country`).
+    ///
+    /// # Errors
+    /// [`PhoneError`] says what is wrong: a national number without a country, an unknown
+    /// country, or a number libphonenumber refuses.
+    pub fn parse_with_country(country: Option<&str>, number: &str) -> Result<Self, PhoneError> {
+        let number = number.trim();
+        if number.starts_with('+') {
+            return Self::parse(number);
+        }
+        let country = country.map(str::trim).filter(|c| !c.is_empty());
+        let country = country.ok_or_else(|| PhoneError::MissingCountryCode(number.to_owned()))?;
+        let invalid = || PhoneError::Invalid(format!("{country} {number}"));
+        let calling_code = country.trim_start_matches('+');
+        let region: String = if calling_code.bytes().all(|b| b.is_ascii_digit()) {
+            let code: u16 = calling_code.parse().map_err(|_| invalid())?;
+            let regions = phonenumber::metadata::DATABASE.by_code(&code).ok_or_else(invalid)?;
+            regions.first().ok_or_else(invalid)?.id().to_owned()
+        } else {
+            country.to_ascii_uppercase()
+        };
+        let region: phonenumber::country::Id = region.parse().map_err(|_| invalid())?;
+        let parsed = phonenumber::parse(Some(region), number).ok().filter(phonenumber::PhoneNumber::is_valid);
+        let parsed = parsed.ok_or_else(invalid)?;
+        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
     /// The E.164 form.
     #[must_use]
     pub fn as_str(&self) -> &str {

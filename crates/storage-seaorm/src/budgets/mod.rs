@@ -120,6 +120,38 @@ pub(crate) async fn insert_budget(
     adjust_totals(txn, tenant, 1, budget.policy.limit.get()).await
 }
 
+/// Gives the new `users` of `tenant` the budget `policy` from their creation, many to a
+/// statement, counting them in the tenant's totals.
+pub(crate) async fn insert_default_budgets(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    users: &[&roster_domain::User],
+    policy: BudgetPolicy,
+) -> Result<(), StoreError> {
+    for chunk in users.chunks(500) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO budgets (user_id, tenant_id, {BUDGET_COLUMNS}, updated_at) VALUES {rows}");
+        let values = chunk.iter().flat_map(|user| -> [Value; 10] {
+            let budget = Budget::new(policy, user.created_at);
+            [
+                user.id.as_uuid().into(),
+                tenant.as_uuid().into(),
+                policy.limit.get().into(),
+                policy.period.as_str().into(),
+                policy.warn_at.map(|t| i16::from(t.percent())).into(),
+                policy.hard.into(),
+                0_i64.into(),
+                0_i64.into(),
+                budget.period_start.into(),
+                user.created_at.into(),
+            ]
+        });
+        txn.execute_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    }
+    let users_added = i64::try_from(users.len()).unwrap_or(i64::MAX);
+    adjust_totals(txn, tenant, users_added, users_added.saturating_mul(policy.limit.get())).await
+}
+
 /// Removes the budget of `user` from the tenant's totals, before the user or budget is deleted.
 pub(crate) async fn forget_budget(txn: &DatabaseTransaction, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
     if let Some(budget) = lock_budget(txn, user).await? {

@@ -229,6 +229,32 @@ async fn seats_assigned(
     Ok(u64::try_from(assigned).unwrap_or(0))
 }
 
+/// Up to `limit` users of `tenant` passing `filter` (its `q` as a plain contains), oldest first,
+/// after `after`: the export's walk along `(created_at, id)`.
+pub(crate) async fn scan(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    filter: &UserFilter,
+    after_cursor: Option<UserCursor>,
+    limit: u32,
+) -> Result<Vec<User>, StoreError> {
+    let mut select = filtered(tenant, filter);
+    if let Some(text) = &filter.q {
+        select = select.filter(contains(text));
+    }
+    if let Some(cursor) = &after_cursor {
+        select = after(select, cursor, SortDirection::Asc);
+    }
+    let rows = select
+        .order_by(Column::CreatedAt, Order::Asc)
+        .order_by(Column::Id, Order::Asc)
+        .limit(u64::from(limit))
+        .all(db)
+        .await
+        .map_err(unexpected)?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// One page of users and the number of users matching the filters.
 pub(crate) async fn list(
     connection: &DatabaseConnection,

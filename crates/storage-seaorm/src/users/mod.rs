@@ -1,5 +1,6 @@
 //! [`UserRepository`] on SeaORM.
 
+mod batch;
 mod convert;
 mod counts;
 mod governed;
@@ -50,6 +51,19 @@ impl UserRepository for Store {
             .transpose()
     }
 
+    async fn find_by_emails(&self, tenant: TenantId, emails: &[Email]) -> Result<Vec<User>, StoreError> {
+        batch::find_by_emails(&self.db, tenant, emails).await
+    }
+
+    async fn insert_batch(
+        &self,
+        tenant: TenantId,
+        records: &[roster_domain::ports::NewRecord],
+        acting: Acting,
+    ) -> Result<Vec<roster_domain::ports::RecordOutcome>, StoreError> {
+        self.insert_users_batch(tenant, records, acting).await
+    }
+
     async fn find_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>, StoreError> {
         users::Entity::find()
             .filter(users::Column::TenantId.eq(tenant.as_uuid()))
@@ -63,6 +77,16 @@ impl UserRepository for Store {
 
     async fn list(&self, tenant: TenantId, query: &UserQuery) -> Result<Page<User, UserCursor>, StoreError> {
         listing::list(&self.db, self.limits, tenant, query).await
+    }
+
+    async fn scan(
+        &self,
+        tenant: TenantId,
+        filter: &roster_domain::UserFilter,
+        after: Option<UserCursor>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        listing::scan(&self.db, tenant, filter, after, limit).await
     }
 
     async fn count_active_administrators(&self, tenant: TenantId) -> Result<u64, StoreError> {

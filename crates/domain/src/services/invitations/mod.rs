@@ -238,6 +238,25 @@ impl InvitationService {
         self.invitations.invitations_of(tenant, users).await.map_err(StoreError::into_unexpected)
     }
 
+    /// The storage of invitations, for imports that store invited users one by one.
+    pub(crate) fn repository(&self) -> &Arc<dyn InvitationRepository> {
+        &self.invitations
+    }
+
+    /// Mails the link of `invitation` (just stored with its new `user`) and records how it went:
+    /// for imports, which store invited users in batches.
+    pub(crate) async fn deliver(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        user: &User,
+        invitation: Invitation,
+        secret: &InvitationSecret,
+    ) -> Result<Invitation, UnexpectedError> {
+        let link = self.links.link(secret);
+        self.mail(tenant, actor, user, invitation, &link).await
+    }
+
     /// The tenant, for its name and invitation lifetime.
     async fn tenant(&self, id: TenantId) -> Result<Tenant, UnexpectedError> {
         let tenant = self.tenants.get_tenant(id).await.map_err(StoreError::into_unexpected)?;

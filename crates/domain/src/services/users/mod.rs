@@ -23,6 +23,9 @@ use crate::{
 /// How many times a change is decided again when another change of the same user came first.
 const ATTEMPTS: usize = 3;
 
+/// How many users one page of an export holds.
+pub const EXPORT_PAGE: u32 = 1000;
+
 /// Manages the users of the actor's tenant.
 #[derive(Clone)]
 pub struct UserService {
@@ -75,6 +78,24 @@ impl UserService {
     pub async fn list(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User, UserCursor>, ListUsersError> {
         governance::check_list(actor)?;
         Ok(self.users.list(actor.tenant, query).await?)
+    }
+
+    /// One page of the export of the tenant's users matching `filter`: up to [`EXPORT_PAGE`]
+    /// users, oldest first, after `after`; and the position after them, `None` at the end.
+    ///
+    /// # Errors
+    /// See [`ListUsersError`].
+    pub async fn export_page(
+        &self,
+        actor: &Actor,
+        filter: &crate::UserFilter,
+        after: Option<UserCursor>,
+    ) -> Result<(Vec<User>, Option<UserCursor>), ListUsersError> {
+        governance::check_list(actor)?;
+        let users = self.users.scan(actor.tenant, filter, after, EXPORT_PAGE).await?;
+        let full = users.len() == EXPORT_PAGE as usize;
+        let next = if full { users.last().map(|last| UserCursor::CreatedAt(last.created_at, last.id)) } else { None };
+        Ok((users, next))
     }
 
     // The changes below are decided on the user as read, and stored only if the user is still at

@@ -1,11 +1,13 @@
 //! The `roster` command line: `serve` (the default), `migrate`, `tenant create`, `token create`,
-//! `invite`, `openapi`.
+//! `invite`, `users import`, `users export`, `openapi`.
+
+mod users;
 
 use clap::{Parser, Subcommand};
 use roster_domain::services::invitations::{InviteError, NewInvitation};
 use roster_domain::services::{CreateTenantError, IssueTokenError};
 use roster_domain::user::NewUser;
-use roster_domain::{Actor, Email, Role, TenantName, TokenLabel, UnexpectedError};
+use roster_domain::{Actor, Email, LicenseKindId, Role, TenantName, TokenLabel, UnexpectedError};
 use roster_storage::{PoolSettings, Store, connect};
 
 use crate::app::{Application, StartupError, open_store};
@@ -54,6 +56,9 @@ pub enum Command {
         #[arg(long)]
         license: Option<String>,
     },
+    /// Import users from a CSV file, or export them as one.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 /// A role, on the command line.
@@ -138,6 +143,26 @@ pub enum CliError {
         /// The name or id given.
         license: String,
     },
+    /// Importing failed as a whole.
+    #[error(transparent)]
+    Import(#[from] roster_domain::services::ImportError),
+    /// The import file or the export's destination failed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file (`-`: standard input or output).
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Some rows of an import failed (they are listed on standard output).
+    #[error("{0} row(s) failed; they are listed on standard output")]
+    RowsFailed(u64),
+    /// Listing users failed.
+    #[error(transparent)]
+    List(#[from] roster_domain::services::users::ListUsersError),
+    /// Rendering users failed.
+    #[error("{}", .0.detail.as_deref().unwrap_or(&.0.code))]
+    Problem(crate::api::problem::Problem),
     /// Something else failed.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
@@ -182,6 +207,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Invite { tenant, email, role, license } => {
             invite(&cli.settings, tenant, email, role.into(), license).await
         }
+        Command::Users(command) => users::run(&cli.settings, command).await,
         Command::Token(TokenCommand::Create { tenant, email, label }) => {
             let state = cli_state(&cli.settings).await?;
             let secret = state.tokens.issue(&tenant, &email, &label).await?;
@@ -209,17 +235,10 @@ async fn invite(
     license: Option<String>,
 ) -> Result<(), CliError> {
     let state = cli_state(settings).await?;
-    let found = state.tenants.find(&tenant).await?.ok_or_else(|| CliError::UnknownTenant(tenant.clone()))?;
-    let actor = Actor::system(found.id);
+    let actor = system_actor(&state, &tenant).await?;
     let license = match license {
         None => None,
-        Some(wanted) => {
-            let kinds = state.licenses.names(&actor).await?;
-            let kind = kinds.into_iter().find(|(id, name)| {
-                name.as_str().eq_ignore_ascii_case(wanted.trim()) || id.to_string() == wanted.trim()
-            });
-            Some(kind.ok_or(CliError::UnknownLicense { tenant: tenant.clone(), license: wanted })?.0)
-        }
+        Some(wanted) => Some(license_kind(&state, &actor, &tenant, wanted).await?),
     };
     let user = NewUser { email, name: None, phone: None, role, referral_code: None };
     let issued = state.invitations.invite(&actor, NewInvitation { user, license }).await?;
@@ -233,6 +252,26 @@ async fn invite(
     );
     println!("{}", issued.link);
     Ok(())
+}
+
+/// The system acting in the tenant named `tenant`: what the operator's commands act as.
+async fn system_actor(state: &AppState, tenant: &TenantName) -> Result<Actor, CliError> {
+    let found = state.tenants.find(tenant).await?.ok_or_else(|| CliError::UnknownTenant(tenant.clone()))?;
+    Ok(Actor::system(found.id))
+}
+
+/// The license kind of the tenant whose name (in any letter case) or id is `wanted`.
+async fn license_kind(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &TenantName,
+    wanted: String,
+) -> Result<LicenseKindId, CliError> {
+    let kinds = state.licenses.names(actor).await?;
+    let kind = kinds
+        .into_iter()
+        .find(|(id, name)| name.as_str().eq_ignore_ascii_case(wanted.trim()) || id.to_string() == wanted.trim());
+    Ok(kind.ok_or(CliError::UnknownLicense { tenant: tenant.clone(), license: wanted })?.0)
 }
 
 async fn serve(settings: &Settings) -> Result<(), CliError> {

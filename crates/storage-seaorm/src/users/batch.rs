@@ -1,0 +1,157 @@
+//! Users stored in batches (imports): one transaction and a few multi-row statements for many
+//! users, each user all or nothing, with the same seats, invitations, default budgets, counters
+//! and audit events as one at a time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use roster_domain::governance::Acting;
+use roster_domain::ports::{NewRecord, RecordOutcome};
+use roster_domain::{Email, LicenseKindId, StoreError, TenantId, User};
+use sea_orm::{ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _, Value};
+
+use super::convert::{from_row, to_row};
+use super::counts;
+use super::governed::{check_actor, lock_tenant};
+use crate::Store;
+use crate::audit::insert_events;
+use crate::entities::users;
+use crate::transaction::{is_unique_violation, raw, unexpected};
+
+/// Rows a multi-row statement carries: far below either database's limit of bound values.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The users of `tenant` with these emails.
+pub(crate) async fn find_by_emails(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: TenantId,
+    emails: &[Email],
+) -> Result<Vec<User>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in emails.chunks(ROWS_PER_STATEMENT) {
+        let rows = users::Entity::find()
+            .filter(users::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(users::Column::Email.is_in(chunk.iter().map(Email::as_str)))
+            .all(db)
+            .await
+            .map_err(unexpected)?;
+        for row in rows {
+            found.push(from_row(row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// The seats left of each kind `records` ask for, read under the tenant lock (every seat move
+/// holds it).
+async fn seats_left(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    records: &[NewRecord],
+) -> Result<HashMap<LicenseKindId, i64>, StoreError> {
+    let kinds: HashSet<LicenseKindId> = records.iter().filter_map(|record| record.user.license).collect();
+    let mut left = HashMap::new();
+    for kind in kinds {
+        let sql = "SELECT seats - assigned AS left FROM license_kinds WHERE tenant_id = ? AND id = ?";
+        let statement = raw(txn.get_database_backend(), sql, [tenant.as_uuid().into(), kind.as_uuid().into()]);
+        if let Some(row) = txn.query_one_raw(statement).await.map_err(unexpected)? {
+            left.insert(kind, row.try_get::<i64>("", "left").map_err(unexpected)?);
+        }
+    }
+    Ok(left)
+}
+
+/// Decides each record's outcome: taken emails, unknown kinds and kinds out of seats first
+/// come, first served; returns the outcomes and the seats taken per kind.
+fn decide(
+    records: &[NewRecord],
+    taken: &HashSet<String>,
+    mut left: HashMap<LicenseKindId, i64>,
+) -> (Vec<RecordOutcome>, BTreeMap<LicenseKindId, i64>) {
+    let mut seats = BTreeMap::new();
+    let outcomes = records
+        .iter()
+        .map(|record| {
+            if taken.contains(record.user.email.as_str()) {
+                return RecordOutcome::EmailTaken;
+            }
+            let Some(kind) = record.user.license else { return RecordOutcome::Created };
+            match left.get_mut(&kind) {
+                None => RecordOutcome::LicenseNotFound,
+                Some(0) => RecordOutcome::NoSeats,
+                Some(n) => {
+                    *n -= 1;
+                    *seats.entry(kind).or_insert(0) += 1;
+                    RecordOutcome::Created
+                }
+            }
+        })
+        .collect();
+    (outcomes, seats)
+}
+
+impl Store {
+    /// See [`UserRepository::insert_batch`](roster_domain::ports::UserRepository::insert_batch).
+    pub(crate) async fn insert_users_batch(
+        &self,
+        tenant: TenantId,
+        records: &[NewRecord],
+        acting: Acting,
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        let txn = self.begin_write().await.map_err(unexpected)?;
+        lock_tenant(&txn, tenant).await?;
+        check_actor(&txn, tenant, acting).await?;
+        let emails: Vec<Email> = records.iter().map(|record| record.user.email.clone()).collect();
+        let taken: HashSet<String> =
+            find_by_emails(&*txn, tenant, &emails).await?.into_iter().map(|user| user.email.to_string()).collect();
+        let (outcomes, seats) = decide(records, &taken, seats_left(&txn, tenant, records).await?);
+        let created: Vec<&NewRecord> = records
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| **outcome == RecordOutcome::Created)
+            .map(|(record, _)| record)
+            .collect();
+        if created.is_empty() {
+            return Ok(outcomes);
+        }
+
+        for (kind, n) in &seats {
+            let sql = "UPDATE license_kinds SET assigned = assigned + ? WHERE tenant_id = ? AND id = ? AND assigned + ? <= seats";
+            let values: Vec<Value> = vec![(*n).into(), tenant.as_uuid().into(), kind.as_uuid().into(), (*n).into()];
+            let result = txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Unexpected(roster_domain::UnexpectedError::new(
+                    "seats counted under the tenant lock changed",
+                )));
+            }
+        }
+        for chunk in created.chunks(ROWS_PER_STATEMENT) {
+            let inserted = users::Entity::insert_many(chunk.iter().map(|record| to_row(&record.user)))
+                .exec_without_returning(&*txn)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                // Another writer took one of these emails since they were read: the caller
+                // stores the records one by one instead.
+                Err(error) if is_unique_violation(&error) => return Err(StoreError::Stale),
+                Err(error) => return Err(unexpected(error)),
+            }
+        }
+        let invitations: Vec<_> = created.iter().filter_map(|record| record.invitation.clone()).collect();
+        crate::invitations::insert_invitations(&txn, &invitations).await?;
+        if let Some(policy) = crate::budgets::default_policy(&txn, tenant).await? {
+            let users: Vec<&User> = created.iter().map(|record| &record.user).collect();
+            crate::budgets::insert_default_budgets(&txn, tenant, &users, policy).await?;
+        }
+        let mut moves: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        for record in &created {
+            *moves.entry((record.user.role.as_str(), record.user.status.as_str())).or_insert(0) += 1;
+        }
+        for ((role, status), n) in moves {
+            counts::adjust(&txn, tenant, role, status, n).await?;
+        }
+        let audit: Vec<_> = created.iter().map(|record| record.audit.clone()).collect();
+        insert_events(&txn, &audit).await?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(outcomes)
+    }
+}
