@@ -42,3 +42,10 @@ bench users="1000000":
 bench-gateway:
     cargo run --release -p roster-bench -- gateway --database sqlite
     cargo run --release -p roster-bench -- gateway --database postgres
+
+# Benchmark the CSV import (100,000 rows) next to the database's own bulk load, and the streamed
+# export of a million users next to its own CSV dump, with the server's peak memory (results in
+# bench/results).
+bench-transfer rows="100000" users="1000000":
+    cargo run --release -p roster-bench -- transfer --database sqlite --import-rows {{rows}} --export-users {{users}}
+    cargo run --release -p roster-bench -- transfer --database postgres --import-rows {{rows}} --export-users {{users}}

@@ -6,6 +6,7 @@
 //! cargo run --release -p roster-bench -- users-list --database postgres --users 1000000 --requests 200
 //! cargo run --release -p roster-bench -- access --database sqlite
 //! cargo run --release -p roster-bench -- gateway --database postgres
+//! cargo run --release -p roster-bench -- transfer --database sqlite
 //! ```
 //!
 //! Results go to `bench/results/` (a markdown table per database).
@@ -16,6 +17,7 @@ mod database;
 mod gateway;
 mod query_string;
 mod stats;
+mod transfer;
 mod users_list;
 
 use std::path::PathBuf;
@@ -42,6 +44,16 @@ enum Command {
     /// The AI gateway's calls under concurrent clients: entitlement checks and reservation +
     /// commit pairs, next to a hello-world and a raw `UPDATE` baseline.
     Gateway(GatewayArgs),
+    /// `POST /v1/users/import` of generated rows next to the database's own bulk load, and the
+    /// streamed `GET /v1/users/export` of a million users: rows per second and peak memory.
+    Transfer(TransferArgs),
+    /// Serve the application on a free port (what `transfer` runs as a child process).
+    #[command(hide = true)]
+    Serve {
+        /// The database.
+        #[arg(long)]
+        database_url: String,
+    },
 }
 
 /// The database engine a benchmark runs on.
@@ -166,6 +178,30 @@ struct GatewayArgs {
     results_dir: PathBuf,
 }
 
+/// Options of `transfer`.
+#[derive(Debug, clap::Args)]
+struct TransferArgs {
+    /// Which database to run on.
+    #[arg(long, value_enum)]
+    database: DatabaseKind,
+
+    /// Rows of the import file.
+    #[arg(long, default_value_t = 100_000)]
+    import_rows: u64,
+
+    /// Users in the tenant when exporting (the imported ones, then seeded ones).
+    #[arg(long, default_value_t = 1_000_000)]
+    export_users: u64,
+
+    /// Administration URL of the PostgreSQL server; the benchmark database is created next to it.
+    #[arg(long, env = "ROSTER_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+
+    /// Where the result table is written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -173,6 +209,8 @@ async fn main() -> std::process::ExitCode {
         Command::UsersList(args) => users_list::run(args).await,
         Command::Access(args) => access::run(args).await,
         Command::Gateway(args) => gateway::run(args).await,
+        Command::Transfer(args) => transfer::run(args).await,
+        Command::Serve { database_url } => transfer::serve(&database_url).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,78 +1,16 @@
 //! The `roster` binary as an operator uses it: first start, the CLI commands, and the README's
 //! walk-through run exactly as written (with the real address substituted).
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 use serde_json::Value;
 
-const ROSTER: &str = env!("CARGO_BIN_EXE_roster");
+mod common;
 
-/// A running `roster serve` and what it printed before serving.
-struct Server {
-    child: Child,
-    base: String,
-    banner: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// The token printed at first start, if any.
-    fn token(&self) -> Option<String> {
-        self.banner.iter().find_map(|line| line.trim().strip_prefix("export TOKEN=").map(str::to_owned))
-    }
-}
-
-fn roster(dir: &Path, database_url: Option<&str>) -> Command {
-    let mut command = Command::new(ROSTER);
-    command.current_dir(dir).env_remove("ROSTER_DATABASE_URL").env("RUST_LOG", "warn");
-    if let Some(url) = database_url {
-        command.env("ROSTER_DATABASE_URL", url);
-    }
-    command
-}
-
-/// Starts `roster` (no subcommand: serve) on a free port and reads its banner.
-fn serve(dir: &Path, database_url: Option<&str>) -> Server {
-    let mut child = roster(dir, database_url)
-        .env("ROSTER_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("roster starts");
-    let (lines, received) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = received.recv_timeout(Duration::from_secs(30)).expect("roster prints where it listens");
-    let base = first.split_whitespace().find(|word| word.starts_with("http://")).expect("an address").to_owned();
-    let mut banner = vec![first];
-    // The first-start banner follows at once; a restart prints nothing more.
-    while let Ok(line) = received.recv_timeout(Duration::from_millis(300)) {
-        banner.push(line);
-    }
-    Server { child, base, banner }
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("roster runs")
-}
+use common::{ROSTER, roster, run, serve};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()

@@ -48,6 +48,7 @@ pub const PROBLEMS_HEADER: [&str; 4] = ["line", "email", "reason", "detail"];
 ///
 /// A text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a `'`
 /// before it, so that a spreadsheet does not run it as a formula; the import removes that `'`.
+/// So does a cell whose leading `'`s stand before such a character, so that it comes back whole.
 /// Phones in E.164 form (`+` and 6 to 15 digits) are written as they are, and so are the numbers
 /// (budget, consumption): neither can be a formula.
 #[derive(Debug)]
@@ -125,9 +126,14 @@ fn text(cell: Option<&str>) -> Cow<'_, str> {
     cell.map_or(Cow::Borrowed(""), neutralise)
 }
 
-/// The cell with a `'` before it when it would start a formula.
+/// The cell with a `'` before it when it would start a formula, or when its leading `'`s stand
+/// before a formula character (the import removes one `'` from both).
 fn neutralise(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(FORMULA_TRIGGERS) { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
+    if cell.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
 }
 
 /// `+` followed by 6 to 15 digits.

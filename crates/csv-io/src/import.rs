@@ -213,10 +213,11 @@ fn present(cell: String) -> Option<String> {
     (!cell.is_empty()).then_some(cell)
 }
 
-/// Removes the `'` the export puts before a cell that would start a spreadsheet formula.
+/// Removes the `'` the export puts before a cell that would start a spreadsheet formula (or
+/// before `'`s that stand before a formula character).
 fn restore(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_TRIGGERS) => rest,
+        Some(rest) if rest.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS) => rest,
         _ => cell,
     }
 }

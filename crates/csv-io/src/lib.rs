@@ -48,8 +48,9 @@
 //!
 //! A header line, [`EXPORT_HEADER`], then one line per user; CRLF line ends (RFC 4180), cells
 //! quoted when needed, timestamps in RFC 3339. A text cell that a spreadsheet would run as a
-//! formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a `'` before it,
-//! except phones in E.164 form (`+33612345678`) and numbers, which cannot be formulas.
+//! formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return, maybe after `'`s)
+//! gets a `'` before it, which the import removes, except phones in E.164 form
+//! (`+33612345678`) and numbers, which cannot be formulas.
 
 mod error;
 mod export;

@@ -52,6 +52,9 @@ fn every_formula_trigger_gets_a_leading_quote() {
     }
     assert!(line(&user("-ada@example.com")).starts_with("'-ada@example.com,"));
     assert!(line(&user("ada@example.com")).starts_with("ada@example.com,,"));
+    let named = |name: &str| line(&ExportRow { name: Some(name.into()), ..user("a@example.com") });
+    assert!(named("'=1").starts_with("a@example.com,''=1,"), "a ' before a trigger is kept by one more");
+    assert!(named("'plain").starts_with("a@example.com,'plain,"), "a ' before text is left alone");
 }
 
 #[test]
@@ -82,6 +85,9 @@ fn an_export_read_back_gives_the_same_users() {
             ..user("-bob@example.com")
         },
         ExportRow { name: Some("@cid \"the\" third".into()), role: "collaborator".into(), ..user("cid@example.com") },
+        ExportRow { name: Some("'=not a formula".into()), ..user("dee@example.com") },
+        ExportRow { name: Some("''+twice".into()), ..user("eve@example.com") },
+        ExportRow { name: Some("'quoted".into()), ..user("fay@example.com") },
     ];
     let mut writer = ExportWriter::new();
     let mut file = writer.header();

@@ -31,6 +31,9 @@ pub struct Store {
     limits: ListLimits,
     /// On SQLite, the turns of this process's writers (see `transaction::WriteTxn`).
     writers: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// Users this process stored in batches since it last refreshed their statistics
+    /// (PostgreSQL; see `users::batch`).
+    grown: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -38,7 +41,7 @@ impl Store {
     #[must_use]
     pub fn new(db: DatabaseConnection) -> Self {
         let writers = transaction::writers_for(&db);
-        Self { db, limits: ListLimits::default(), writers }
+        Self { db, limits: ListLimits::default(), writers, grown: std::sync::Arc::default() }
     }
 
     /// This store with other list thresholds (tests use small ones to reach every strategy).

@@ -1,6 +1,6 @@
 //! `spawn_app` and a small client for the API; `spawn_mailing_app` for an instance that mails
 //! through a test SMTP server and runs on a clock the test moves; budgets and metering in
-//! [`metering`].
+//! [`metering`]; CSV import and export in [`transfer`].
 
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
@@ -17,8 +17,10 @@ use roster_storage::testing::TestDatabase;
 use serde_json::{Value, json};
 
 mod metering;
+mod transfer;
 
 pub use self::metering::{budget_totals, event, exceeded, policy, spawn_clocked_app, spent, statuses};
+pub use self::transfer::{counts, csv_records, export_table, layout, member, plain, problem, report, with};
 
 /// A running application and the first administrator's token.
 pub struct TestApp {

@@ -133,7 +133,15 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> Result<(), CliEr
                 OnExistingArg::Skip => OnExisting::Skip,
                 OnExistingArg::Update => OnExisting::Update,
             };
-            let options = ImportOptions { dry_run, default_role: role.into(), license: None, invite, on_existing };
+            // Every problem is printed: the operator fixes the file from this list.
+            let options = ImportOptions {
+                dry_run,
+                default_role: role.into(),
+                license: None,
+                invite,
+                on_existing,
+                listed_problems: usize::MAX,
+            };
             import(settings, &file, &tenant, license, options).await
         }
         UsersCommand::Export {

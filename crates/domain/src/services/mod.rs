@@ -16,7 +16,7 @@ pub mod users;
 pub use access::{AccessService, Dashboard, DashboardError, Entitlements, EntitlementsError};
 pub use audit::{AuditService, ListAuditError};
 pub use budgets::{BudgetError, BudgetService};
-pub use import::{ImportError, ImportOptions, ImportReport, ImportService, OnExisting};
+pub use import::{ImportError, ImportOptions, ImportReport, ImportService, LISTED_PROBLEMS, OnExisting};
 pub use invitations::{AcceptLinks, InvitationService};
 pub use licenses::LicenseService;
 pub use service_credentials::{ServiceCredentialError, ServiceCredentialService};

@@ -2,6 +2,7 @@
 //! on both databases (see `roster_storage::on_both_databases!`).
 
 mod audit;
+mod batch;
 mod budgets;
 mod fixtures;
 mod governance;

@@ -163,7 +163,8 @@ impl TransferApi {
     /// (`forbidden_role`: only administrators create administrators) and applied all or nothing;
     /// rows are stored 500 at a time. A row whose email exists is skipped (`already_exists`), or
     /// updated with `on_existing=update`, so running a file again creates nobody twice. The report
-    /// lists every skipped or failed row with its line. `dry_run=true` validates and reports
+    /// lists the first 10,000 skipped or failed rows with their lines (`problems_omitted` counts
+    /// the others). `dry_run=true` validates and reports
     /// without writing. Administrators and collaborators only.
     #[oai(path = "/users/import", method = "post", operation_id = "importUsers")]
     #[allow(clippy::too_many_arguments)]
@@ -199,6 +200,7 @@ impl TransferApi {
                     license: license.0.map(Into::into),
                     invite: invite.0,
                     on_existing: on_existing.0.into(),
+                    ..ImportOptions::default()
                 };
                 let mut rows = rows.for_import();
                 let report = self.imports.import(&auth.0, &mut rows, &options, |_| {}).await?;

@@ -157,8 +157,10 @@ pub struct ImportReportBody {
     pub skipped: u64,
     /// Rows not applied because of a problem.
     pub failed: u64,
-    /// Every skipped or failed row, in file order.
+    /// The skipped or failed rows in file order: the first 10,000.
     pub problems: Vec<RowProblemBody>,
+    /// Skipped or failed rows beyond the 10,000 listed (counted in `skipped` and `failed`).
+    pub problems_omitted: u64,
 }
 
 impl ImportReportBody {
@@ -173,6 +175,7 @@ impl ImportReportBody {
             skipped: report.skipped,
             failed: report.failed,
             problems: report.problems.into_iter().map(Into::into).collect(),
+            problems_omitted: report.problems_omitted,
         }
     }
 }

@@ -48,11 +48,24 @@ pub struct ImportOptions {
     pub invite: bool,
     /// What to do with existing users.
     pub on_existing: OnExisting,
+    /// How many problems the report lists (the first ones in file order); the others are
+    /// counted in [`ImportReport::problems_omitted`]. Bounds the report's memory.
+    pub listed_problems: usize,
 }
+
+/// The problems a report lists by default.
+pub const LISTED_PROBLEMS: usize = 10_000;
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { dry_run: false, default_role: Role::User, license: None, invite: false, on_existing: OnExisting::Skip }
+        Self {
+            dry_run: false,
+            default_role: Role::User,
+            license: None,
+            invite: false,
+            on_existing: OnExisting::Skip,
+            listed_problems: LISTED_PROBLEMS,
+        }
     }
 }
 
@@ -82,8 +95,10 @@ pub struct ImportReport {
     pub skipped: u64,
     /// Rows that could not be applied.
     pub failed: u64,
-    /// Every skipped or failed row, in file order.
+    /// The skipped or failed rows in file order, up to [`ImportOptions::listed_problems`].
     pub problems: Vec<RowProblem>,
+    /// Skipped or failed rows beyond those listed.
+    pub problems_omitted: u64,
 }
 
 impl ImportReport {
@@ -94,6 +109,15 @@ impl ImportReport {
             self.failed += 1;
         }
         self.problems.push(RowProblem { line, email: email.to_owned(), reason, detail: None });
+    }
+
+    /// Puts the problems from `from` on (one batch's) in file order and keeps the first `listed`.
+    fn settle(&mut self, from: usize, listed: usize) {
+        self.problems[from..].sort_by_key(|problem| problem.line);
+        if self.problems.len() > listed {
+            self.problems_omitted += (self.problems.len() - listed) as u64;
+            self.problems.truncate(listed);
+        }
     }
 }
 
@@ -202,6 +226,9 @@ impl ImportService {
         };
         let mut report = ImportReport::default();
         let mut batch = Vec::with_capacity(BATCH);
+        let mut reported = None;
+        // The problems before this one are of earlier batches: in file order, within the limit.
+        let mut settled = 0;
         for row in rows {
             report.rows += 1;
             match row {
@@ -213,14 +240,19 @@ impl ImportService {
             }
             if batch.len() == BATCH {
                 self.apply(&mut context, std::mem::take(&mut batch), &mut report).await?;
+                report.settle(settled, options.listed_problems);
+                settled = report.problems.len();
                 progress(report.rows);
+                reported = Some(report.rows);
             }
         }
         if !batch.is_empty() {
             self.apply(&mut context, batch, &mut report).await?;
         }
-        progress(report.rows);
-        report.problems.sort_by_key(|problem| problem.line);
+        report.settle(settled, options.listed_problems);
+        if reported != Some(report.rows) {
+            progress(report.rows);
+        }
         Ok(report)
     }
 
@@ -243,6 +275,9 @@ impl ImportService {
                     Ok(()) => valid.push((row, parsed)),
                 },
             }
+        }
+        if valid.is_empty() {
+            return Ok(());
         }
         let emails: Vec<crate::Email> = valid.iter().map(|(_, parsed)| parsed.email.clone()).collect();
         let existing: HashMap<crate::Email, User> = self
@@ -311,7 +346,10 @@ impl ImportService {
             return Ok(());
         }
         let premises = Premises::of(actor, user, Some((after.role, after.status)));
-        let audit = AuditEvent::user_changed(actor, AuditAction::UserUpdated, user, &after, now);
+        // A role change is the governed part of the update: audit it as one (its diff holds the
+        // profile changes too), as `UserService::change_role` does.
+        let action = if after.role == user.role { AuditAction::UserUpdated } else { AuditAction::UserRoleChanged };
+        let audit = AuditEvent::user_changed(actor, action, user, &after, now);
         match self.users.update(&after, &premises, &audit).await {
             Ok(()) => report.updated += 1,
             Err(StoreError::ActorChanged) => return Err(ImportError::Conflict),
@@ -328,6 +366,9 @@ impl ImportService {
         new: Vec<(ImportRow, Parsed)>,
         report: &mut ImportReport,
     ) -> Result<(), ImportError> {
+        if new.is_empty() {
+            return Ok(());
+        }
         let (actor, options) = (context.actor, context.options);
         let now = self.clock.now();
         let mut records = Vec::with_capacity(new.len());
