@@ -9,7 +9,7 @@ use poem::Server;
 use poem::listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener};
 use roster_domain::UnexpectedError;
 use roster_domain::ports::{Clock, SystemClock};
-use roster_domain::services::CreatedTenant;
+use roster_domain::services::{ActivityTracker, CreatedTenant};
 use roster_storage::{DbErr, PoolSettings, Store};
 
 use crate::settings::{Settings, redact_url};
@@ -59,6 +59,7 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     bootstrap: Option<CreatedTenant>,
+    activity_flush: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -96,7 +97,8 @@ impl Application {
         let state = AppState::new(store, adapters);
         let bootstrap =
             state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
-        Ok(Self { acceptor, address, state, bootstrap })
+        let activity_flush = Duration::from_secs(settings.activity_flush_seconds);
+        Ok(Self { acceptor, address, state, bootstrap, activity_flush })
     }
 
     /// The address actually bound.
@@ -118,15 +120,46 @@ impl Application {
         &self.state
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests (10 s at most).
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests (10 s at most) and
+    /// writes the last `last_active_at` notes. Meanwhile writes them every
+    /// `activity_flush_seconds`.
     ///
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let routes = crate::api::routes(&self.state);
-        Server::new_with_acceptor(self.acceptor)
+        let activity = self.state.tokens.activity().clone();
+        let flushing = tokio::spawn(flush_activity(activity.clone(), self.activity_flush));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown_signal(), Some(Duration::from_secs(10)))
-            .await
+            .await;
+        flushing.abort();
+        while activity.pending() > 0 {
+            if let Err(error) = activity.flush().await {
+                tracing::warn!(%error, "the last activity notes could not be written");
+                break;
+            }
+        }
+        served
+    }
+}
+
+/// Writes the noted activity every `every`, until aborted.
+async fn flush_activity(activity: ActivityTracker, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        while activity.pending() > 0 {
+            match activity.flush().await {
+                Ok(written) if written < roster_domain::services::FLUSH_LIMIT => break,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "activity notes not written; retrying at the next tick");
+                    break;
+                }
+            }
+        }
     }
 }
 

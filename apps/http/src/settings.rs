@@ -51,6 +51,11 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_PUBLIC_URL", value_parser = parse_public_url, global = true)]
     pub public_url: Option<String>,
 
+    /// Seconds between writes of users' `last_active_at` (authenticated use is noted in memory
+    /// and written in one batch; the last notes when the server stops), 1 to 3600.
+    #[arg(long, env = "ROSTER_ACTIVITY_FLUSH_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub activity_flush_seconds: u64,
+
     /// How email is sent.
     #[command(flatten)]
     pub email: EmailSettings,
@@ -172,6 +177,7 @@ impl Settings {
             bootstrap_tenant: TenantName::parse("default").expect("valid"),
             bootstrap_admin_email: Email::parse("admin@example.com").expect("valid"),
             public_url: None,
+            activity_flush_seconds: 10,
             email: EmailSettings::outbox(std::env::temp_dir().join("roster-outbox")),
         }
     }
@@ -207,6 +213,7 @@ impl fmt::Debug for Settings {
             .field("bootstrap_tenant", &self.bootstrap_tenant.as_str())
             .field("bootstrap_admin_email", &self.bootstrap_admin_email.as_str())
             .field("public_url", &self.public_url)
+            .field("activity_flush_seconds", &self.activity_flush_seconds)
             .field("email", &self.email)
             .finish()
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{ROSTER, roster, run, serve};
+use common::{ROSTER, roster, run, serve, serve_with};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
@@ -36,6 +36,31 @@ async fn the_first_start_prints_the_address_and_a_working_administrator_token() 
     let again = serve(dir.path(), None);
     assert_eq!(again.token(), None, "a restart creates nothing and prints no token: {:?}", again.banner);
     assert_eq!(me(&again.base, &token).await.0, 200, "the token survives restarts");
+}
+
+#[tokio::test]
+async fn a_stopping_server_writes_the_last_activity_it_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Flushes an hour apart: only the stop can write the administrator's use.
+    let mut server = serve_with(dir.path(), None, &[("ROSTER_ACTIVITY_FLUSH_SECONDS", "3600")]);
+    let token = server.token().unwrap();
+    assert_eq!(me(&server.base, &token).await.0, 200);
+    let last_active_at = |dir: &Path| {
+        let export = run(roster(dir, None).args(["users", "export", "--tenant", "default"]));
+        let admin = stdout(&export).lines().nth(1).unwrap_or_default().to_owned();
+        admin.split(',').nth(10).unwrap_or_default().to_owned()
+    };
+    assert_eq!(last_active_at(dir.path()), "", "noted in memory only");
+
+    let terminated = run(Command::new("kill").args(["-TERM", &server.child.id().to_string()]));
+    assert!(terminated.status.success());
+    let started = std::time::Instant::now();
+    while server.child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "roster did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let written = last_active_at(dir.path());
+    assert!(chrono::DateTime::parse_from_rfc3339(&written).is_ok(), "written at the stop: {written:?}");
 }
 
 #[tokio::test]

@@ -43,7 +43,13 @@ pub fn roster(dir: &Path, database_url: Option<&str>) -> Command {
 
 /// Starts `roster` (no subcommand: serve) on a free port and reads its banner.
 pub fn serve(dir: &Path, database_url: Option<&str>) -> Server {
+    serve_with(dir, database_url, &[])
+}
+
+/// As [`serve`], with more environment variables.
+pub fn serve_with(dir: &Path, database_url: Option<&str>, environment: &[(&str, &str)]) -> Server {
     let mut child = roster(dir, database_url)
+        .envs(environment.iter().copied())
         .env("ROSTER_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

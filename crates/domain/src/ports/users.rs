@@ -132,4 +132,9 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// As for [`update`](Self::update).
     async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Sets the `last_active_at` of each user of `seen` to its time, unless it is already
+    /// later; changes nothing else (neither `version` nor `updated_at`). Unknown users are
+    /// skipped.
+    async fn record_activity(&self, seen: &[(UserId, crate::Timestamp)]) -> Result<(), StoreError>;
 }

@@ -2,6 +2,7 @@
 //! Services hold `Arc<dyn Port>` and are cheap to clone.
 
 mod access;
+mod activity;
 mod audit;
 pub mod budgets;
 pub mod import;
@@ -14,6 +15,7 @@ pub mod usage;
 pub mod users;
 
 pub use access::{AccessService, Dashboard, DashboardError, Entitlements, EntitlementsError};
+pub use activity::{ActivityTracker, FLUSH_LIMIT};
 pub use audit::{AuditService, ListAuditError};
 pub use budgets::{BudgetError, BudgetService};
 pub use import::{ImportError, ImportOptions, ImportReport, ImportService, LISTED_PROBLEMS, OnExisting};

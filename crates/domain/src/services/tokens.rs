@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::activity::ActivityTracker;
 use crate::ports::{Clock, ServiceCredentialRepository, TenantRepository, TokenRepository, UserRepository};
 use crate::service::ServiceSecret;
 use crate::{
@@ -44,6 +45,7 @@ pub struct TokenService {
     tokens: Arc<dyn TokenRepository>,
     services: Arc<dyn ServiceCredentialRepository>,
     clock: Arc<dyn Clock>,
+    activity: ActivityTracker,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -61,7 +63,14 @@ impl TokenService {
         services: Arc<dyn ServiceCredentialRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { tenants, users, tokens, services, clock }
+        let activity = ActivityTracker::new(users.clone());
+        Self { tenants, users, tokens, services, clock, activity }
+    }
+
+    /// Where authenticated use is noted for `last_active_at`; the app flushes it.
+    #[must_use]
+    pub fn activity(&self) -> &ActivityTracker {
+        &self.activity
     }
 
     /// Issues a new API token for the active user `email` of the tenant `tenant`, on the
@@ -107,7 +116,11 @@ impl TokenService {
         }
         let secret = TokenSecret::parse(presented).ok_or(AuthenticateError::Unauthenticated)?;
         let actor = self.tokens.authenticate(&secret.hash()).await.map_err(StoreError::into_unexpected)?;
-        actor.ok_or(AuthenticateError::Unauthenticated)
+        let actor = actor.ok_or(AuthenticateError::Unauthenticated)?;
+        if let Some(user) = actor.user_id() {
+            self.activity.record(user, self.clock.now());
+        }
+        Ok(actor)
     }
 }
 
@@ -117,15 +130,23 @@ mod tests {
     use crate::ports::{
         MockClock, MockServiceCredentialRepository, MockTenantRepository, MockTokenRepository, MockUserRepository,
     };
+    use chrono::TimeZone as _;
+
     use crate::{Role, TenantId, UserId};
 
     fn service(tokens: MockTokenRepository) -> TokenService {
+        service_with(tokens, MockUserRepository::new())
+    }
+
+    fn service_with(tokens: MockTokenRepository, users: MockUserRepository) -> TokenService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
         TokenService::new(
             Arc::new(MockTenantRepository::new()),
-            Arc::new(MockUserRepository::new()),
+            Arc::new(users),
             Arc::new(tokens),
             Arc::new(MockServiceCredentialRepository::new()),
-            Arc::new(MockClock::new()),
+            Arc::new(clock),
         )
     }
 
@@ -149,6 +170,23 @@ mod tests {
             .withf(move |hash| *hash == expected_hash)
             .returning(move |_| Ok(Some(returned.clone())));
         assert_eq!(service(tokens).authenticate(secret.expose()).await.unwrap(), actor);
+    }
+
+    #[tokio::test]
+    async fn a_users_authenticated_use_is_noted_and_written_only_when_flushed() {
+        let actor = Actor::user(TenantId::new(), UserId::new(), Email::parse("a@example.com").unwrap(), Role::User);
+        let returned = actor.clone();
+        let mut tokens = MockTokenRepository::new();
+        tokens.expect_authenticate().times(3).returning(move |_| Ok(Some(returned.clone())));
+        let mut users = MockUserRepository::new();
+        let expected = [(actor.user_id().unwrap(), chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())];
+        users.expect_record_activity().times(1).withf(move |seen| seen == expected).returning(|_| Ok(()));
+        let service = service_with(tokens, users);
+        for _ in 0..3 {
+            service.authenticate(TokenSecret::generate().expose()).await.unwrap();
+        }
+        assert_eq!(service.activity().pending(), 1, "three requests, one note, no write yet");
+        assert_eq!(service.activity().flush().await.unwrap(), 1);
     }
 
     #[tokio::test]

@@ -118,6 +118,24 @@ impl UserRepository for Store {
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }
+
+    async fn record_activity(&self, seen: &[(UserId, roster_domain::Timestamp)]) -> Result<(), StoreError> {
+        // One statement per 500 users, each a join with the list, in one transaction; not under
+        // the tenant lock: only ever moving `last_active_at` forward, it races nothing.
+        let txn = self.begin_write().await.map_err(unexpected)?;
+        for chunk in seen.chunks(500) {
+            let sql = format!(
+                "UPDATE users SET last_active_at = seen.at \
+                 FROM (SELECT column1 AS id, column2 AS at FROM (VALUES {}) AS listed) AS seen \
+                 WHERE users.id = seen.id AND (users.last_active_at IS NULL OR users.last_active_at < seen.at)",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
+            let values = chunk.iter().flat_map(|(user, at)| [user.as_uuid().into(), (*at).into()]);
+            let statement = raw(txn.get_database_backend(), &sql, values);
+            txn.execute_raw(statement).await.map_err(unexpected)?;
+        }
+        txn.commit().await.map_err(unexpected)
+    }
 }
 
 /// Replaces the user `stored` (as re-read under the tenant lock) with `updated`: moves their

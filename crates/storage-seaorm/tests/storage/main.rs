@@ -1,6 +1,7 @@
 //! Storage behaviour on SQLite and PostgreSQL, with the real migrations. Every test body runs
 //! on both databases (see `roster_storage::on_both_databases!`).
 
+mod activity;
 mod audit;
 mod batch;
 mod budgets;
