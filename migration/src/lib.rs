@@ -13,6 +13,7 @@ mod m20261122_000007_short_search_index;
 mod m20261122_000008_create_license_kinds;
 mod m20261123_000009_create_invitations;
 mod m20261123_000010_budgets_and_usage;
+mod m20261123_000011_identity;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_license_kinds::Migration),
             Box::new(m20261123_000009_create_invitations::Migration),
             Box::new(m20261123_000010_budgets_and_usage::Migration),
+            Box::new(m20261123_000011_identity::Migration),
         ]
     }
 }

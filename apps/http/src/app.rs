@@ -13,7 +13,7 @@ use roster_domain::services::{ActivityTracker, CreatedTenant};
 use roster_storage::{DbErr, PoolSettings, Store};
 
 use crate::settings::{Settings, redact_url};
-use crate::state::{Adapters, AppState, EmailSettingsError};
+use crate::state::{AdapterError, Adapters, AppState};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +26,9 @@ pub enum StartupError {
         /// The cause.
         source: DbErr,
     },
-    /// The email settings are unusable.
+    /// The email settings are unusable, or the OpenID Connect client cannot be set up.
     #[error(transparent)]
-    Email(#[from] EmailSettingsError),
+    Adapters(#[from] AdapterError),
     /// The first tenant could not be created.
     #[error("cannot create the first tenant: {0}")]
     Bootstrap(#[from] UnexpectedError),
@@ -92,7 +92,10 @@ impl Application {
             .map_err(|source| StartupError::Bind { address: settings.listen, source })?;
         let address =
             acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).unwrap_or(settings.listen);
-        let adapters = Adapters { clock, ..Adapters::new(&settings.email, &settings.public_url_or(address))? };
+        let adapters = Adapters {
+            clock,
+            ..Adapters::new(&settings.email, &settings.public_url_or(address), settings.oidc_options())?
+        };
         let store = open_store(settings).await?;
         let state = AppState::new(store, adapters);
         let bootstrap =

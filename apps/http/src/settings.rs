@@ -56,6 +56,12 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_ACTIVITY_FLUSH_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub activity_flush_seconds: u64,
 
+    /// Fewest seconds between two fetches of an OpenID Connect issuer's keys, 0 to 3600: a
+    /// token signed with a key not yet fetched (a rotation at the issuer) triggers a fetch, at
+    /// most this often per issuer.
+    #[arg(long, env = "ROSTER_OIDC_MIN_REFETCH_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+    pub oidc_min_refetch_seconds: u64,
+
     /// How email is sent.
     #[command(flatten)]
     pub email: EmailSettings,
@@ -178,7 +184,17 @@ impl Settings {
             bootstrap_admin_email: Email::parse("admin@example.com").expect("valid"),
             public_url: None,
             activity_flush_seconds: 10,
+            oidc_min_refetch_seconds: 10,
             email: EmailSettings::outbox(std::env::temp_dir().join("roster-outbox")),
+        }
+    }
+
+    /// How the OpenID Connect verifier behaves: the defaults, with the configured refetch rate.
+    #[must_use]
+    pub fn oidc_options(&self) -> roster_identity::OidcOptions {
+        roster_identity::OidcOptions {
+            min_refetch: std::time::Duration::from_secs(self.oidc_min_refetch_seconds),
+            ..roster_identity::OidcOptions::default()
         }
     }
 

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_domain::ports::{Clock, EmailSender, SystemClock};
+use roster_domain::ports::{Clock, EmailSender, IdentityProvider, SystemClock};
 use roster_domain::services::{
-    AcceptLinks, AccessService, AuditService, BudgetService, ImportService, InvitationService, LicenseService,
-    ServiceCredentialService, TenantService, TokenService, UsageService, UserService,
+    AcceptLinks, AccessService, AuditService, BudgetService, CredentialStores, ImportService, InvitationService,
+    LicenseService, OidcService, ServiceCredentialService, SignInService, TenantService, TokenService, UsageService,
+    UserService,
 };
 use roster_email::{OutboxSender, SmtpSender, SmtpSettings, SmtpTls};
+use roster_identity::{OidcOptions, OidcVerifier};
 use roster_storage::Store;
 
 use crate::settings::{EmailSettings, SmtpTlsMode};
@@ -21,8 +23,10 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     /// Sends email.
     pub email: Arc<dyn EmailSender>,
-    /// Builds the accept links of invitations.
+    /// Builds the accept links of invitations and sign-in links.
     pub links: AcceptLinks,
+    /// Verifies tokens of the OpenID Connect issuers tenants trust.
+    pub identity: Arc<dyn IdentityProvider>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -36,14 +40,30 @@ impl std::fmt::Debug for Adapters {
 #[error("invalid email settings: {0}")]
 pub struct EmailSettingsError(String);
 
+/// An adapter that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The email settings are unusable.
+    #[error(transparent)]
+    Email(#[from] EmailSettingsError),
+    /// The OpenID Connect client cannot be set up.
+    #[error(transparent)]
+    Identity(#[from] roster_identity::BuildError),
+}
+
 impl Adapters {
     /// The system clock, the email sender `email` configures (SMTP when a host is set, else the
-    /// local outbox), and links under `public_url`.
+    /// local outbox), links under `public_url`, and an OpenID Connect verifier with `oidc`.
     ///
     /// # Errors
-    /// The SMTP settings or the sender address are unusable.
-    pub fn new(email: &EmailSettings, public_url: &str) -> Result<Self, EmailSettingsError> {
-        Ok(Self { clock: Arc::new(SystemClock), email: email_sender(email)?, links: AcceptLinks::new(public_url) })
+    /// The SMTP settings or the sender address are unusable, or TLS cannot be set up.
+    pub fn new(email: &EmailSettings, public_url: &str, oidc: OidcOptions) -> Result<Self, AdapterError> {
+        Ok(Self {
+            clock: Arc::new(SystemClock),
+            email: email_sender(email)?,
+            links: AcceptLinks::new(public_url),
+            identity: Arc::new(OidcVerifier::new(oidc)?),
+        })
     }
 }
 
@@ -108,15 +128,33 @@ pub struct AppState {
     pub usage: UsageService,
     /// Service credentials.
     pub service_credentials: ServiceCredentialService,
+    /// Built-in sign-in, sessions and MFA.
+    pub sign_in: SignInService,
+    /// Tenants' OpenID Connect issuers.
+    pub oidc: OidcService,
 }
 
 impl AppState {
     /// Wires every service onto `store` and `adapters`.
     pub fn new(store: Store, adapters: Adapters) -> Self {
         let shared = Arc::new(store.clone());
-        let Adapters { clock, email, links } = adapters;
+        let Adapters { clock, email, links, identity } = adapters;
+        let sign_in = SignInService::new(
+            shared.clone(),
+            shared.clone(),
+            shared.clone(),
+            email.clone(),
+            clock.clone(),
+            links.clone(),
+        );
         let invitations =
             InvitationService::new(shared.clone(), shared.clone(), shared.clone(), email, clock.clone(), links);
+        let stores = CredentialStores {
+            tokens: shared.clone(),
+            services: shared.clone(),
+            sessions: shared.clone(),
+            oidc: shared.clone(),
+        };
         Self {
             imports: ImportService::new(
                 shared.clone(),
@@ -127,7 +165,10 @@ impl AppState {
             ),
             invitations,
             users: UserService::new(shared.clone(), clock.clone()),
-            tokens: TokenService::new(shared.clone(), shared.clone(), shared.clone(), shared.clone(), clock.clone()),
+            tokens: TokenService::new(shared.clone(), shared.clone(), stores, clock.clone())
+                .with_identity_provider(identity),
+            sign_in,
+            oidc: OidcService::new(shared.clone(), shared.clone(), clock.clone()),
             licenses: LicenseService::new(shared.clone(), shared.clone(), clock.clone()),
             access: AccessService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),
             budgets: BudgetService::new(shared.clone(), shared.clone(), shared.clone(), clock.clone()),

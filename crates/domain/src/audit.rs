@@ -57,6 +57,16 @@ pub enum AuditAction {
     ServiceCredentialCreated,
     /// A service credential was revoked.
     ServiceCredentialRevoked,
+    /// A user signed in with a magic link (or by accepting an invitation).
+    UserSignedIn,
+    /// A user enrolled a TOTP authenticator.
+    MfaEnrolled,
+    /// A user's MFA was reset: they must enroll again at their next sign-in.
+    MfaReset,
+    /// Every session of a user was ended.
+    SessionsRevoked,
+    /// The OpenID Connect issuer a tenant trusts was set, changed or removed.
+    TenantOidcChanged,
 }
 
 impl AuditAction {
@@ -82,6 +92,11 @@ impl AuditAction {
         Self::UserBudgetChanged,
         Self::ServiceCredentialCreated,
         Self::ServiceCredentialRevoked,
+        Self::UserSignedIn,
+        Self::MfaEnrolled,
+        Self::MfaReset,
+        Self::SessionsRevoked,
+        Self::TenantOidcChanged,
     ];
 
     /// The stable dotted name used in storage and the API.
@@ -108,6 +123,11 @@ impl AuditAction {
             Self::UserBudgetChanged => "user.budget_changed",
             Self::ServiceCredentialCreated => "service_credential.created",
             Self::ServiceCredentialRevoked => "service_credential.revoked",
+            Self::UserSignedIn => "user.signed_in",
+            Self::MfaEnrolled => "user.mfa_enrolled",
+            Self::MfaReset => "user.mfa_reset",
+            Self::SessionsRevoked => "user.sessions_revoked",
+            Self::TenantOidcChanged => "tenant.oidc_changed",
         }
     }
 }
@@ -265,6 +285,12 @@ impl AuditEvent {
             after: None,
             occurred_at: now,
         }
+    }
+
+    /// `action` by `actor` on `target`, with no before and after (the caller may add them).
+    #[must_use]
+    pub fn about(actor: &Actor, action: AuditAction, target: AuditTarget, now: Timestamp) -> Self {
+        Self::new(actor, action, target, now)
     }
 
     fn user_target(user: &User) -> AuditTarget {

@@ -96,6 +96,25 @@ pub fn check_invitation(actor: &Actor, target: &User) -> Result<(), Violation> {
     check_reactivation(actor, target)
 }
 
+/// May `actor` end every session of `target`? Everyone ends their own; others need
+/// `manage_users`, and only administrators act on administrators.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_session_revocation(actor: &Actor, target: &User) -> Result<(), Violation> {
+    if actor.is(target.id) { Ok(()) } else { check_mfa_reset(actor, target) }
+}
+
+/// May `actor` reset the MFA of `target`? `manage_users`, and only administrators act on
+/// administrators. Not one's own without it: a stolen session must not swap the authenticator.
+///
+/// # Errors
+/// The [`Violation`] that forbids it.
+pub fn check_mfa_reset(actor: &Actor, target: &User) -> Result<(), Violation> {
+    require(actor, Capability::ManageUsers)?;
+    require_rights_over(actor, target)
+}
+
 /// May `actor` change the tenant's settings? Administrators only.
 ///
 /// # Errors

@@ -87,3 +87,7 @@ entity_id!(
     /// Identifies a service credential (never the secret itself).
     ServiceCredentialId
 );
+entity_id!(
+    /// Identifies a sign-in session (never the secret itself).
+    SessionId
+);

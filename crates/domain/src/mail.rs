@@ -88,6 +88,44 @@ impl InvitationMail<'_> {
     }
 }
 
+/// The sign-in email: a single-use magic link to the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MagicLinkMail<'a> {
+    /// The recipient.
+    pub to: &'a Email,
+    /// The tenant's name.
+    pub tenant: &'a str,
+    /// The single-use sign-in link.
+    pub link: &'a str,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+}
+
+impl MagicLinkMail<'_> {
+    /// The email, in text and HTML.
+    #[must_use]
+    pub fn render(&self) -> OutgoingEmail {
+        let expiry = self.expires_at.format("%Y-%m-%d %H:%M UTC");
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "Sign in to {} on the AI platform with this link (it works once, until {expiry}):\n",
+            self.tenant
+        );
+        let _ = writeln!(text, "{}\n", self.link);
+        let _ = writeln!(text, "If you did not ask to sign in, ignore this email: nobody can use the link without it.");
+        let link = escape_html(self.link);
+        let html = format!(
+            "<!DOCTYPE html><html><body><p><a href=\"{link}\">Sign in to <strong>{tenant}</strong></a> on the AI platform \
+             (the link works once, until {expiry}).</p>\
+             <p>Or paste this address into your browser: {link}</p>\
+             <p>If you did not ask to sign in, ignore this email.</p></body></html>",
+            tenant = escape_html(self.tenant),
+        );
+        OutgoingEmail { to: self.to.clone(), subject: format!("Sign in to {}", self.tenant), text, html }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,12 @@
 //! [`InvitationRepository`] on SeaORM: one row per invited user holding the SHA-256 of their
 //! link's secret. Accepting deletes the row in the transaction that activates the user, so a
-//! link works once however many requests race with it.
+//! link works once however many requests race with it, and starts the user's first session.
 
 use async_trait::async_trait;
 use roster_domain::governance::Acting;
 use roster_domain::invitation::{Delivery, Invitation};
 use roster_domain::ports::InvitationRepository;
-use roster_domain::{ApiToken, AuditEvent, Premises, StoreError, TenantId, Timestamp, TokenHash, User, UserId};
+use roster_domain::{AuditEvent, Premises, StoreError, TenantId, Timestamp, TokenHash, User, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, DatabaseTransaction, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
@@ -14,7 +14,6 @@ use sea_orm::{ColumnTrait as _, DatabaseTransaction, EntityTrait as _, Paginator
 use crate::Store;
 use crate::audit::insert_event;
 use crate::entities::invitations::{self, Column, Entity};
-use crate::tokens::insert_token;
 use crate::transaction::{corrupt, unexpected};
 use crate::users::{check_actor, insert_user, lock_and_check, lock_tenant, write_change};
 
@@ -159,7 +158,7 @@ impl InvitationRepository for Store {
         hash: &TokenHash,
         accepted: &User,
         version: u64,
-        token: &ApiToken,
+        session: &roster_domain::session::Session,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await.map_err(unexpected)?;
@@ -175,7 +174,7 @@ impl InvitationRepository for Store {
             return Err(StoreError::NotFound);
         }
         write_change(&txn, &stored, accepted).await?;
-        insert_token(&txn, token).await?;
+        crate::sessions::insert_session(&txn, session).await?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)
     }

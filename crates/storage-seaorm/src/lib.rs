@@ -12,6 +12,7 @@ mod entities;
 mod invitations;
 mod licenses;
 mod services;
+mod sessions;
 mod tenants;
 mod tokens;
 mod transaction;

@@ -63,6 +63,16 @@ pub enum ActionDto {
     ServiceCredentialCreated,
     #[oai(rename = "service_credential.revoked")]
     ServiceCredentialRevoked,
+    #[oai(rename = "user.signed_in")]
+    UserSignedIn,
+    #[oai(rename = "user.mfa_enrolled")]
+    MfaEnrolled,
+    #[oai(rename = "user.mfa_reset")]
+    MfaReset,
+    #[oai(rename = "user.sessions_revoked")]
+    SessionsRevoked,
+    #[oai(rename = "tenant.oidc_changed")]
+    TenantOidcChanged,
 }
 
 /// Both directions, so that a new domain action fails to compile until it is listed here.
@@ -103,6 +113,11 @@ actions!(
     UserBudgetChanged,
     ServiceCredentialCreated,
     ServiceCredentialRevoked,
+    UserSignedIn,
+    MfaEnrolled,
+    MfaReset,
+    SessionsRevoked,
+    TenantOidcChanged,
 );
 
 /// Who acted.

@@ -3,7 +3,13 @@
 //! | code | status | meaning |
 //! |---|---|---|
 //! | `invalid_request` | 400 | malformed JSON, wrong type, unknown field, bad parameter |
-//! | `unauthenticated` | 401 | missing, unknown or revoked bearer token, or inactive user |
+//! | `unauthenticated` | 401 | missing, unknown, expired or revoked bearer token, or inactive user; for an identity provider's token, `detail` says what failed |
+//! | `mfa_enrollment_required` | 401 | the session may only enroll an authenticator (`POST /v1/me/mfa/totp`) until confirmed |
+//! | `invalid_link` | 401 | the sign-in link is unknown, used, expired or burnt by wrong codes (indistinguishably) |
+//! | `mfa_code_required` | 401 | the user has MFA: send the link again with `code` (the link still works) |
+//! | `invalid_mfa_code` | 401, 422 | the code is wrong or was used already (sign-in: 401, a few wrong codes burn the link; enrollment: 422) |
+//! | `not_provisioned` | 403 | the identity provider vouches for someone who is not a user of the tenant |
+//! | `mfa_already_enrolled`, `mfa_not_pending` | 409 | MFA is set up already (an administrator resets it) / no enrollment to confirm |
 //! | `forbidden` | 403 | the role lacks the capability |
 //! | `forbidden_role_change` | 403 | only administrators grant or remove the administrator role |
 //! | `forbidden_administrator_target` | 403 | only administrators act on administrators |
@@ -51,8 +57,8 @@ use roster_domain::services::users::{
     ReactivateUserError, UpdateProfileError,
 };
 use roster_domain::services::{
-    AuthenticateError, BudgetError, DashboardError, EntitlementsError, ImportError, ListAuditError, MeteringError,
-    ServiceCredentialError, SettingsError,
+    AuthenticateError, BudgetError, CredentialsError, DashboardError, EnrollError, EntitlementsError, ImportError,
+    ListAuditError, MeteringError, OidcSettingsError, ServiceCredentialError, SettingsError, VerifyLinkError,
 };
 use roster_domain::{LicenseKindId, UnexpectedError, UserStatus, Violation};
 
@@ -215,9 +221,73 @@ impl From<ListAuditError> for Problem {
 
 impl From<AuthenticateError> for Problem {
     fn from(error: AuthenticateError) -> Self {
+        let unauthorized = |code: &str, detail: String| Problem::new(StatusCode::UNAUTHORIZED, code, detail);
         match error {
             AuthenticateError::Unauthenticated => Problem::unauthenticated(),
+            AuthenticateError::Rejected(rejected) => unauthorized("unauthenticated", rejected.to_string()),
+            AuthenticateError::EnrollmentRequired => {
+                unauthorized("mfa_enrollment_required", AuthenticateError::EnrollmentRequired.to_string())
+            }
+            AuthenticateError::NotProvisioned => {
+                Problem::new(StatusCode::FORBIDDEN, "not_provisioned", AuthenticateError::NotProvisioned.to_string())
+            }
+            AuthenticateError::UserInactive => {
+                Problem::new(StatusCode::FORBIDDEN, "user_inactive", AuthenticateError::UserInactive.to_string())
+            }
             AuthenticateError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<VerifyLinkError> for Problem {
+    fn from(error: VerifyLinkError) -> Self {
+        let detail = error.to_string();
+        let code = match error {
+            VerifyLinkError::InvalidLink => "invalid_link",
+            VerifyLinkError::CodeRequired => "mfa_code_required",
+            VerifyLinkError::InvalidCode => "invalid_mfa_code",
+            VerifyLinkError::Unexpected(e) => return e.into(),
+        };
+        Problem::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+}
+
+impl From<CredentialsError> for Problem {
+    fn from(error: CredentialsError) -> Self {
+        match error {
+            CredentialsError::Forbidden(violation) => violation.into(),
+            CredentialsError::NotFound => user_not_found(),
+            CredentialsError::NotAPerson => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", CredentialsError::NotAPerson.to_string())
+            }
+            CredentialsError::Conflict => concurrent_modification(),
+            CredentialsError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<EnrollError> for Problem {
+    fn from(error: EnrollError) -> Self {
+        let detail = error.to_string();
+        match error {
+            EnrollError::AlreadyEnrolled => Problem::conflict("mfa_already_enrolled", detail),
+            EnrollError::NotPending => Problem::conflict("mfa_not_pending", detail),
+            EnrollError::InvalidCode => Problem::unprocessable("invalid_mfa_code", detail),
+            EnrollError::NotAPerson => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            EnrollError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<OidcSettingsError> for Problem {
+    fn from(error: OidcSettingsError) -> Self {
+        match error {
+            OidcSettingsError::Forbidden(violation) => violation.into(),
+            OidcSettingsError::UnknownTenant(name) => {
+                Problem::not_found("tenant_not_found", format!("no tenant {name}"))
+            }
+            OidcSettingsError::Conflict => concurrent_modification(),
+            OidcSettingsError::Unexpected(e) => e.into(),
         }
     }
 }

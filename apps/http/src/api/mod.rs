@@ -17,10 +17,12 @@ mod licenses;
 mod me;
 mod middleware;
 mod models;
+mod oidc;
 pub mod problem;
 mod service_credentials;
 mod settings;
-mod text;
+mod sign_in;
+pub(crate) mod text;
 pub(crate) mod transfer;
 mod usage;
 mod users;
@@ -34,6 +36,8 @@ use poem::{Endpoint, EndpointExt as _, IntoEndpoint, Response, Route, get, handl
 use poem_openapi::{OpenApiService, Tags};
 
 use self::document::Document;
+pub use self::oidc::{OidcSettingsBody, SetOidcRequest};
+pub use self::text::Text;
 
 use crate::state::AppState;
 
@@ -44,6 +48,8 @@ enum ApiTags {
     Users,
     /// The caller.
     Me,
+    /// Built-in sign-in (magic links, TOTP), sessions and MFA reset.
+    SignIn,
     /// Invitations: invite, reinvite, copy link, revoke, accept.
     Invitations,
     /// License kinds and seats.
@@ -90,6 +96,8 @@ pub fn openapi(
         usage::UsageApi,
         service_credentials::ServiceCredentialsApi,
         settings::SettingsApi,
+        oidc::OidcApi,
+        sign_in::SignInApi,
         audit::AuditApi,
         health::HealthApi,
     ),
@@ -111,6 +119,12 @@ pub fn openapi(
         usage::UsageApi { usage: state.usage.clone() },
         service_credentials::ServiceCredentialsApi { credentials: state.service_credentials.clone() },
         settings::SettingsApi { tenants: state.tenants.clone() },
+        oidc::OidcApi { oidc: state.oidc.clone() },
+        sign_in::SignInApi {
+            sign_in: state.sign_in.clone(),
+            requests: Arc::new(invitations::AcceptLimiter::default()),
+            verifications: Arc::new(invitations::AcceptLimiter::default()),
+        },
         audit::AuditApi { audit: state.audit.clone() },
         health::HealthApi { store: state.store.clone() },
     );
@@ -123,7 +137,8 @@ fn serve_document(document: poem::web::Data<&Arc<Document>>) -> Response {
 }
 
 /// The whole HTTP application: API, `/openapi.json`, Swagger UI at `/docs`, and the page that
-/// mailed invitation links open (`/invitations/accept`), which posts the link's token to the API.
+/// mailed invitation links open (`/invitations/accept`) and the one mailed sign-in links open
+/// (`/sign-in`), each of which posts the link's token to the API.
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = openapi(state);
     let raw = api.spec();
@@ -136,6 +151,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .at("/openapi.json", get(serve_document))
         .at("/docs", docs)
         .at("/invitations/accept", get(handler_fn(Html(include_str!("accept.html").to_owned()))))
+        .at("/sign-in", get(handler_fn(Html(include_str!("sign-in.html").to_owned()))))
         .data(state.tokens.clone())
         .around(middleware::limit_body)
         .around(middleware::errors_as_problems)

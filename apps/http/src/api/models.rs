@@ -51,6 +51,8 @@ pub enum SourceDto {
     Scim,
     /// Created by a service.
     Api,
+    /// Created at their first sign-in through the tenant's OpenID Connect issuer.
+    Oidc,
 }
 
 impl From<RoleDto> for Role {
@@ -101,6 +103,7 @@ impl From<UserSource> for SourceDto {
             UserSource::Imported => SourceDto::Imported,
             UserSource::Scim => SourceDto::Scim,
             UserSource::Api => SourceDto::Api,
+            UserSource::Oidc => SourceDto::Oidc,
         }
     }
 }

@@ -13,6 +13,7 @@ use roster_storage::{PoolSettings, Store, connect};
 use crate::app::{Application, StartupError, open_store};
 use crate::settings::{EmailSettings, Settings, parse_email, parse_tenant};
 use crate::state::{Adapters, AppState};
+use roster_identity::OidcOptions;
 
 /// Roster: who may sign in to your AI platform, with which role.
 #[derive(Parser, Debug)]
@@ -94,6 +95,29 @@ pub enum TenantCommand {
         #[arg(long, value_parser = parse_email)]
         admin_email: Email,
     },
+    /// Trust an OpenID Connect issuer (Microsoft Entra ID or any other) to sign the tenant's
+    /// users in; prints the settings stored. `--clear` stops trusting any.
+    SetOidc {
+        /// The tenant's name.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantName,
+        /// The issuer URL, exactly as its tokens carry it in `iss`. Optional with
+        /// `--entra-tenant-id` (then `https://login.microsoftonline.com/{id}/v2.0`).
+        #[arg(long, required_unless_present_any = ["entra_tenant_id", "clear"])]
+        issuer: Option<String>,
+        /// Roster's client (application) id at the issuer: tokens' `aud`.
+        #[arg(long, required_unless_present = "clear")]
+        audience: Option<String>,
+        /// Microsoft Entra ID directory (tenant) id: tokens' `tid` must match.
+        #[arg(long)]
+        entra_tenant_id: Option<String>,
+        /// Create people unknown to the tenant at their first sign-in (role `user`, no license).
+        #[arg(long)]
+        just_in_time: bool,
+        /// Stop trusting any issuer.
+        #[arg(long, conflicts_with_all = ["issuer", "audience", "entra_tenant_id", "just_in_time"])]
+        clear: bool,
+    },
 }
 
 /// Token commands.
@@ -157,6 +181,12 @@ pub enum CliError {
     /// Some rows of an import failed (they are listed on standard output).
     #[error("{0} row(s) failed; they are listed on standard output")]
     RowsFailed(u64),
+    /// Setting a tenant's issuer failed.
+    #[error(transparent)]
+    Oidc(#[from] roster_domain::services::OidcSettingsError),
+    /// A value given on the command line is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
     /// Listing users failed.
     #[error(transparent)]
     List(#[from] roster_domain::services::users::ListUsersError),
@@ -184,8 +214,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let db = connect("sqlite::memory:", PoolSettings::default())
                 .await
                 .map_err(|source| StartupError::Database { url: "sqlite::memory:".into(), source })?;
-            let adapters = Adapters::new(&EmailSettings::outbox(std::env::temp_dir()), "http://localhost")
-                .map_err(StartupError::from)?;
+            let outbox = EmailSettings::outbox(std::env::temp_dir());
+            let adapters =
+                Adapters::new(&outbox, "http://localhost", OidcOptions::default()).map_err(StartupError::from)?;
             println!("{}", crate::api::openapi(&AppState::new(Store::new(db), adapters)).spec());
             Ok(())
         }
@@ -202,6 +233,37 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 created.tenant.name, created.admin.email
             );
             println!("{}", created.token.expose());
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::SetOidc { tenant, issuer, audience, entra_tenant_id, just_in_time, clear }) => {
+            let settings = if clear {
+                None
+            } else {
+                let request = crate::api::SetOidcRequest {
+                    issuer: issuer.map(crate::api::Text),
+                    audience: crate::api::Text(audience.unwrap_or_default()),
+                    entra_tenant_id: entra_tenant_id.map(crate::api::Text),
+                    just_in_time: Some(just_in_time),
+                };
+                let settings = request.try_into_domain().map_err(|problem| {
+                    CliError::Invalid(problem.detail.clone().unwrap_or_else(|| problem.code.clone()))
+                })?;
+                Some(settings)
+            };
+            let state = cli_state(&cli.settings).await?;
+            match state.oidc.set_for(&tenant, settings).await? {
+                Some(stored) => {
+                    eprintln!("tenant {tenant} now trusts this OpenID Connect issuer:");
+                    let body = crate::api::OidcSettingsBody::from(stored);
+                    println!("issuer={}", body.issuer);
+                    println!("audience={}", body.audience);
+                    if let Some(entra) = body.entra_tenant_id {
+                        println!("entra_tenant_id={entra}");
+                    }
+                    println!("just_in_time={}", body.just_in_time);
+                }
+                None => eprintln!("tenant {tenant} trusts no OpenID Connect issuer now"),
+            }
             Ok(())
         }
         Command::Invite { tenant, email, role, license } => {
@@ -221,8 +283,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 /// The services for a command run from the shell: the configured store and email, links
 /// under the public URL (or the default listen address).
 async fn cli_state(settings: &Settings) -> Result<AppState, CliError> {
-    let adapters =
-        Adapters::new(&settings.email, &settings.public_url_or(settings.listen)).map_err(StartupError::from)?;
+    let public_url = settings.public_url_or(settings.listen);
+    let adapters = Adapters::new(&settings.email, &public_url, settings.oidc_options()).map_err(StartupError::from)?;
     Ok(AppState::new(open_store(settings).await?, adapters))
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::governance::Acting;
 use crate::invitation::{Delivery, Invitation};
-use crate::{ApiToken, AuditEvent, Premises, StoreError, TenantId, Timestamp, TokenHash, User, UserId};
+use crate::{AuditEvent, Premises, StoreError, TenantId, Timestamp, TokenHash, User, UserId};
 
 /// Stores the live invitation of each invited user (at most one), by the hash of its link.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -62,8 +62,8 @@ pub trait InvitationRepository: Send + Sync {
     async fn record_delivery(&self, tenant: TenantId, hash: &TokenHash, delivery: &Delivery) -> Result<(), StoreError>;
 
     /// Accepts the invitation with `hash`, in one transaction: deletes it (a link works once),
-    /// stores `accepted` (the user, now active) if the stored user is still at `version`, stores
-    /// their first credential `token`, and records `audit`.
+    /// stores `accepted` (the user, now active) if the stored user is still at `version`, starts
+    /// their first `session`, and records `audit`.
     ///
     /// # Errors
     /// MUST return [`StoreError::NotFound`] when no invitation of `accepted` has this hash any
@@ -74,7 +74,7 @@ pub trait InvitationRepository: Send + Sync {
         hash: &TokenHash,
         accepted: &User,
         version: u64,
-        token: &ApiToken,
+        session: &crate::session::Session,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
 

@@ -10,9 +10,11 @@ mod audit;
 mod budgets;
 mod clock;
 mod email;
+mod identity;
 mod invitations;
 mod licenses;
 mod services;
+mod sessions;
 mod tenants;
 mod tokens;
 mod users;
@@ -21,9 +23,11 @@ pub use audit::AuditLog;
 pub use budgets::{BudgetRepository, BudgetTotals, UsageLedger};
 pub use clock::{Clock, SystemClock};
 pub use email::EmailSender;
+pub use identity::IdentityProvider;
 pub use invitations::InvitationRepository;
 pub use licenses::{AccessFacts, LicenseRepository};
 pub use services::ServiceCredentialRepository;
+pub use sessions::{OidcRepository, SessionRepository};
 pub use tenants::TenantRepository;
 pub use tokens::TokenRepository;
 pub use users::{NewRecord, RecordOutcome, UserRepository};
@@ -37,11 +41,15 @@ pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
 pub use email::MockEmailSender;
 #[cfg(any(test, feature = "mocks"))]
+pub use identity::MockIdentityProvider;
+#[cfg(any(test, feature = "mocks"))]
 pub use invitations::MockInvitationRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use licenses::MockLicenseRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use services::MockServiceCredentialRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use sessions::{MockOidcRepository, MockSessionRepository};
 #[cfg(any(test, feature = "mocks"))]
 pub use tenants::MockTenantRepository;
 #[cfg(any(test, feature = "mocks"))]

@@ -3,10 +3,17 @@
 use std::sync::Arc;
 
 use super::activity::ActivityTracker;
-use crate::ports::{Clock, ServiceCredentialRepository, TenantRepository, TokenRepository, UserRepository};
+use crate::identity::{CredentialRejected, ExternalIdentity, ExternalLink, OidcSettings};
+use crate::ports::{
+    Clock, IdentityProvider, OidcRepository, ServiceCredentialRepository, SessionRepository, TenantRepository,
+    TokenRepository, UserRepository,
+};
 use crate::service::ServiceSecret;
+use crate::session::{SessionSecret, SessionState};
+use crate::user::NewUser;
 use crate::{
-    Actor, ApiToken, AuditEvent, Email, StoreError, TenantName, TokenLabel, TokenSecret, UnexpectedError, UserStatus,
+    Actor, ApiToken, AuditEvent, Email, PersonName, Role, SessionId, StoreError, TenantId, TenantName, TokenLabel,
+    TokenSecret, UnexpectedError, User, UserSource, UserStatus,
 };
 
 /// Issuing a token failed.
@@ -29,12 +36,42 @@ pub enum IssueTokenError {
 /// Authenticating a bearer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthenticateError {
-    /// The credential is malformed, unknown, or its user is not active.
+    /// The credential is malformed, unknown, expired or revoked, or its user is not active.
     #[error("invalid or expired credential")]
     Unauthenticated,
+    /// A token of a tenant's identity provider was refused (the reason, never the token).
+    #[error("{0}")]
+    Rejected(CredentialRejected),
+    /// The identity provider vouches for a person who is not a user of the tenant (and the
+    /// tenant does not create users just in time).
+    #[error("you are not a user of this tenant; ask an administrator to add you")]
+    NotProvisioned,
+    /// The identity provider vouches for a user who is invited or deactivated.
+    #[error("your account is not active")]
+    UserInactive,
+    /// The session may only enroll in MFA until the enrollment is confirmed.
+    #[error("set up MFA first: this session may only enroll an authenticator")]
+    EnrollmentRequired,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
+}
+
+impl From<StoreError> for AuthenticateError {
+    fn from(error: StoreError) -> Self {
+        Self::Unexpected(error.into_unexpected())
+    }
+}
+
+/// Who presented a credential, and with which session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who acts.
+    pub actor: Actor,
+    /// The built-in session the credential is, if it is one.
+    pub session: Option<SessionId>,
+    /// Whether that session may only enroll in MFA.
+    pub enrolling: bool,
 }
 
 /// Issues and checks API tokens.
@@ -44,8 +81,30 @@ pub struct TokenService {
     users: Arc<dyn UserRepository>,
     tokens: Arc<dyn TokenRepository>,
     services: Arc<dyn ServiceCredentialRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    oidc: Arc<dyn OidcRepository>,
+    identity: Option<Arc<dyn IdentityProvider>>,
     clock: Arc<dyn Clock>,
     activity: ActivityTracker,
+}
+
+/// The ports a [`TokenService`] reads credentials from.
+#[derive(Clone)]
+pub struct CredentialStores {
+    /// API tokens.
+    pub tokens: Arc<dyn TokenRepository>,
+    /// Service credentials.
+    pub services: Arc<dyn ServiceCredentialRepository>,
+    /// Built-in sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Tenants' OpenID Connect trust and subject links.
+    pub oidc: Arc<dyn OidcRepository>,
+}
+
+impl std::fmt::Debug for CredentialStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialStores")
+    }
 }
 
 impl std::fmt::Debug for TokenService {
@@ -55,16 +114,25 @@ impl std::fmt::Debug for TokenService {
 }
 
 impl TokenService {
-    /// A service over these ports.
+    /// A service over these ports, trusting no identity provider (see
+    /// [`with_identity_provider`](Self::with_identity_provider)).
     pub fn new(
         tenants: Arc<dyn TenantRepository>,
         users: Arc<dyn UserRepository>,
-        tokens: Arc<dyn TokenRepository>,
-        services: Arc<dyn ServiceCredentialRepository>,
+        stores: CredentialStores,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let activity = ActivityTracker::new(users.clone());
-        Self { tenants, users, tokens, services, clock, activity }
+        let CredentialStores { tokens, services, sessions, oidc } = stores;
+        Self { tenants, users, tokens, services, sessions, oidc, identity: None, clock, activity }
+    }
+
+    /// This service, also accepting tokens of the OpenID Connect issuers tenants trust,
+    /// verified by `provider`.
+    #[must_use]
+    pub fn with_identity_provider(mut self, provider: Arc<dyn IdentityProvider>) -> Self {
+        self.identity = Some(provider);
+        self
     }
 
     /// Where authenticated use is noted for `last_active_at`; the app flushes it.
@@ -103,24 +171,140 @@ impl TokenService {
         }
     }
 
-    /// The actor a presented bearer credential acts as: a user's API token (`rst_...`) or a
-    /// service credential (`rsk_...`).
+    /// The actor a presented bearer credential acts as: a user's API token (`rst_...`), a
+    /// session (`rss_...`), a service credential (`rsk_...`) or a token of the tenant's
+    /// OpenID Connect issuer. An enrolling session is refused: see [`identify`](Self::identify).
     ///
     /// # Errors
     /// See [`AuthenticateError`].
     pub async fn authenticate(&self, presented: &str) -> Result<Actor, AuthenticateError> {
+        let found = self.identify(presented).await?;
+        if found.enrolling { Err(AuthenticateError::EnrollmentRequired) } else { Ok(found.actor) }
+    }
+
+    /// Who presents `presented`, with the session it is, including a session that may only
+    /// enroll in MFA.
+    ///
+    /// # Errors
+    /// See [`AuthenticateError`].
+    pub async fn identify(&self, presented: &str) -> Result<Authenticated, AuthenticateError> {
         if let Some(service) = ServiceSecret::parse(presented) {
-            let found =
-                self.services.authenticate_service(&service.hash()).await.map_err(StoreError::into_unexpected)?;
-            return found.map(|credential| Actor::service(&credential)).ok_or(AuthenticateError::Unauthenticated);
+            let found = self.services.authenticate_service(&service.hash()).await?;
+            let actor =
+                found.map(|credential| Actor::service(&credential)).ok_or(AuthenticateError::Unauthenticated)?;
+            return Ok(Authenticated { actor, session: None, enrolling: false });
         }
-        let secret = TokenSecret::parse(presented).ok_or(AuthenticateError::Unauthenticated)?;
-        let actor = self.tokens.authenticate(&secret.hash()).await.map_err(StoreError::into_unexpected)?;
-        let actor = actor.ok_or(AuthenticateError::Unauthenticated)?;
+        let (actor, session, enrolling) = if let Some(secret) = SessionSecret::parse(presented) {
+            let found = self.sessions.authenticate_session(&secret.hash(), self.clock.now()).await?;
+            let (actor, session) = found.ok_or(AuthenticateError::Unauthenticated)?;
+            (actor, Some(session.id), session.state == SessionState::Enrolling)
+        } else if let Some(secret) = TokenSecret::parse(presented) {
+            let actor = self.tokens.authenticate(&secret.hash()).await?;
+            (actor.ok_or(AuthenticateError::Unauthenticated)?, None, false)
+        } else {
+            (self.authenticate_external(presented).await?, None, false)
+        };
         if let Some(user) = actor.user_id() {
             self.activity.record(user, self.clock.now());
         }
-        Ok(actor)
+        Ok(Authenticated { actor, session, enrolling })
+    }
+
+    /// A token of an OpenID Connect issuer: verified against each tenant trusting the issuer it
+    /// claims, then mapped to a user of the first tenant it verifies for.
+    async fn authenticate_external(&self, presented: &str) -> Result<Actor, AuthenticateError> {
+        let Some(provider) = &self.identity else { return Err(AuthenticateError::Unauthenticated) };
+        let Some(issuer) = provider.claimed_issuer(presented) else { return Err(AuthenticateError::Unauthenticated) };
+        let mut refusal = AuthenticateError::Unauthenticated;
+        for (tenant, settings) in self.oidc.tenants_trusting(&issuer).await? {
+            match provider.verify(presented, &settings).await {
+                Ok(identity) => return self.map_external(tenant, &settings, identity).await,
+                Err(rejected) => refusal = AuthenticateError::Rejected(rejected),
+            }
+        }
+        Err(refusal)
+    }
+
+    /// The active user `identity` is in `tenant`: the one its subject is linked to, else the
+    /// one with its email (then linked), else a new `user` when the tenant creates users just
+    /// in time.
+    async fn map_external(
+        &self,
+        tenant: TenantId,
+        settings: &OidcSettings,
+        identity: ExternalIdentity,
+    ) -> Result<Actor, AuthenticateError> {
+        let issuer = settings.issuer.as_str();
+        let linked = match self.oidc.linked_user(tenant, issuer, &identity.subject).await? {
+            Some(id) => self.users.get(tenant, id).await?,
+            None => None,
+        };
+        let (user, newly_linked) = match linked {
+            Some(user) => (user, false),
+            None => (self.user_by_email(tenant, settings, &identity).await?, true),
+        };
+        if user.status != UserStatus::Active {
+            return Err(AuthenticateError::UserInactive);
+        }
+        if let Some(revoked) = self.sessions.sessions_revoked_at(tenant, user.id).await? {
+            // `iat` has whole seconds: a token issued in the second of the revocation is refused too.
+            if identity.issued_at.is_none_or(|issued| issued < revoked) {
+                return Err(AuthenticateError::Unauthenticated);
+            }
+        }
+        if newly_linked {
+            // Only a sign-in that succeeds links the subject to the user.
+            let link = ExternalLink {
+                tenant,
+                issuer: settings.issuer.clone(),
+                subject: identity.subject.clone(),
+                user: user.id,
+                linked_at: self.clock.now(),
+            };
+            self.oidc.link(&link).await?;
+        }
+        Ok(Actor::user(tenant, user.id, user.email, user.role))
+    }
+
+    /// The user with the token's email (`email`, else `preferred_username`), created when the
+    /// tenant creates users just in time.
+    async fn user_by_email(
+        &self,
+        tenant: TenantId,
+        settings: &OidcSettings,
+        identity: &ExternalIdentity,
+    ) -> Result<User, AuthenticateError> {
+        let email = [&identity.email, &identity.preferred_username]
+            .into_iter()
+            .flatten()
+            .find_map(|claim| Email::parse(claim).ok())
+            .ok_or(AuthenticateError::NotProvisioned)?;
+        match self.users.find_by_email(tenant, &email).await? {
+            Some(user) => Ok(user),
+            None if settings.just_in_time => self.create_just_in_time(tenant, email, identity).await,
+            None => Err(AuthenticateError::NotProvisioned),
+        }
+    }
+
+    async fn create_just_in_time(
+        &self,
+        tenant: TenantId,
+        email: Email,
+        identity: &ExternalIdentity,
+    ) -> Result<User, AuthenticateError> {
+        let name = identity.name.as_deref().and_then(|name| PersonName::parse(name).ok());
+        let new = NewUser { email: email.clone(), name, phone: None, role: Role::User, referral_code: None };
+        let now = self.clock.now();
+        let user = User::create(tenant, new, UserSource::Oidc, now);
+        let audit = AuditEvent::user_created(&Actor::system(tenant), &user, now);
+        match self.users.insert(&user, None, &audit).await {
+            Ok(()) => Ok(user),
+            // Created by a concurrent first sign-in: use theirs.
+            Err(StoreError::EmailTaken) => {
+                self.users.find_by_email(tenant, &email).await?.ok_or(AuthenticateError::NotProvisioned)
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 }
 
@@ -128,7 +312,8 @@ impl TokenService {
 mod tests {
     use super::*;
     use crate::ports::{
-        MockClock, MockServiceCredentialRepository, MockTenantRepository, MockTokenRepository, MockUserRepository,
+        MockClock, MockOidcRepository, MockServiceCredentialRepository, MockSessionRepository, MockTenantRepository,
+        MockTokenRepository, MockUserRepository,
     };
     use chrono::TimeZone as _;
 
@@ -141,13 +326,13 @@ mod tests {
     fn service_with(tokens: MockTokenRepository, users: MockUserRepository) -> TokenService {
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
-        TokenService::new(
-            Arc::new(MockTenantRepository::new()),
-            Arc::new(users),
-            Arc::new(tokens),
-            Arc::new(MockServiceCredentialRepository::new()),
-            Arc::new(clock),
-        )
+        let stores = CredentialStores {
+            tokens: Arc::new(tokens),
+            services: Arc::new(MockServiceCredentialRepository::new()),
+            sessions: Arc::new(MockSessionRepository::new()),
+            oidc: Arc::new(MockOidcRepository::new()),
+        };
+        TokenService::new(Arc::new(MockTenantRepository::new()), Arc::new(users), stores, Arc::new(clock))
     }
 
     #[tokio::test]

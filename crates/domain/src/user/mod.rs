@@ -40,6 +40,8 @@ pub enum UserSource {
     Scim,
     /// Created by a service through the API.
     Api,
+    /// Created at their first sign-in through the tenant's OpenID Connect issuer.
+    Oidc,
 }
 
 macro_rules! text_enum {
@@ -87,6 +89,7 @@ text_enum!(UserSource, UnknownSource, "user source", {
     Imported => "imported",
     Scim => "scim",
     Api => "api",
+    Oidc => "oidc",
 });
 
 /// A member of a tenant.

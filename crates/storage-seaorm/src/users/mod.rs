@@ -140,7 +140,7 @@ impl UserRepository for Store {
 
 /// Replaces the user `stored` (as re-read under the tenant lock) with `updated`: moves their
 /// seat and their count, and when they are deactivated, revokes every credential of theirs (API
-/// tokens and invitation link).
+/// tokens, sessions, magic links and invitation link; identity-provider tokens issued before).
 pub(crate) async fn write_change(txn: &DatabaseTransaction, stored: &Stored, updated: &User) -> Result<(), StoreError> {
     seats::moved(txn, updated.tenant, stored.license, updated.license).await?;
     to_row(updated).update(txn).await.map_err(unexpected)?;
@@ -154,6 +154,8 @@ pub(crate) async fn write_change(txn: &DatabaseTransaction, stored: &Stored, upd
     if updated.status == UserStatus::Deactivated {
         revoke_tokens(txn, updated.id).await?;
         crate::invitations::delete_invitation(txn, updated.id).await?;
+        let at = updated.deactivated_at.unwrap_or(updated.updated_at);
+        crate::sessions::revoke_all(txn, updated.tenant, updated.id, at).await?;
     }
     Ok(())
 }

@@ -10,15 +10,15 @@ use roster_domain::invitation::{
     Delivery, DeliveryStatus, Invitation, InvitationSecret, InvitationState, InvitationTtl, TenantSettings,
 };
 use roster_domain::ports::{
-    AuditLog as _, InvitationRepository as _, LicenseRepository, TenantRepository as _, TokenRepository as _,
+    AuditLog as _, InvitationRepository as _, LicenseRepository, SessionRepository as _, TenantRepository as _,
     UserRepository,
 };
 use roster_domain::services::CreatedTenant;
+use roster_domain::session::{Session, SessionState, SignInMethod};
 use roster_domain::user::{InvitationFilter, NewUser, ProfileChanges};
 use roster_domain::{
-    Actor, ApiToken, AuditAction, AuditEvent, AuditQuery, Email, LicenseKind, LicenseKindId, PersonName, Premises,
-    Role, StoreError, TenantId, Timestamp, TokenHash, TokenLabel, Total, User, UserFilter, UserId, UserQuery,
-    UserSource, UserStatus,
+    Actor, AuditAction, AuditEvent, AuditQuery, Email, LicenseKind, LicenseKindId, PersonName, Premises, Role,
+    StoreError, TenantId, Timestamp, TokenHash, Total, User, UserFilter, UserId, UserQuery, UserSource, UserStatus,
 };
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
@@ -83,13 +83,14 @@ async fn reissue(db: &TestDatabase, user: &User) -> Result<(Invitation, Invitati
 }
 
 /// Accepts the link with `hash` for `user` (as decided on: this version), as the service does:
-/// the user made active, with their first token.
-async fn accept(db: &TestDatabase, hash: &TokenHash, user: &User) -> Result<(User, ApiToken), StoreError> {
+/// the user made active, with their first session.
+async fn accept(db: &TestDatabase, hash: &TokenHash, user: &User) -> Result<(User, Session), StoreError> {
     let accepted = user.accepted(None, now());
-    let (token, _) = ApiToken::issue(user.tenant, user.id, TokenLabel::parse("invitation").unwrap(), now());
+    let (session, _) =
+        Session::start(user.tenant, user.id, SessionState::Active, SignInMethod::Invitation, false, now());
     let actor = Actor::user(user.tenant, user.id, user.email.clone(), user.role);
     let audit = AuditEvent::user_changed(&actor, AuditAction::InvitationAccepted, user, &accepted, now());
-    db.store.accept(hash, &accepted, user.version, &token, &audit).await.map(|()| (accepted, token))
+    db.store.accept(hash, &accepted, user.version, &session, &audit).await.map(|()| (accepted, session))
 }
 
 /// `user` as stored now, if stored.
@@ -120,9 +121,9 @@ async fn counts(db: &TestDatabase, tenant: TenantId) -> HashMap<(Role, UserStatu
     counts.into_iter().filter(|(_, _, n)| *n > 0).map(|(role, status, n)| ((role, status), n)).collect()
 }
 
-/// How many API tokens `user` has, counted with raw SQL.
-async fn tokens_of(db: &TestDatabase, user: UserId) -> i64 {
-    let sql = "SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ?";
+/// How many sessions `user` has, counted with raw SQL.
+async fn sessions_of(db: &TestDatabase, user: UserId) -> i64 {
+    let sql = "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?";
     let row = db.store.connection().query_one_raw(statement(db.backend(), sql, [user.as_uuid().into()])).await;
     row.unwrap().expect("a count").try_get("", "n").unwrap()
 }
@@ -330,14 +331,14 @@ async fn a_delivery_recorded_through_another_tenant_changes_nothing(db: TestData
     assert_eq!(db.store.get_invitation(acme.tenant.id, user.id).await.unwrap(), Some(invitation));
 }
 
-async fn accepting_activates_the_user_consumes_the_link_and_issues_a_working_token(db: TestDatabase) {
+async fn accepting_activates_the_user_consumes_the_link_and_starts_a_working_session(db: TestDatabase) {
     let acme = tenant(&db.store, "acme").await;
     let Invited { user, secret, .. } = invited(&db, &acme, "new@example.com").await;
     let invited_counts =
         HashMap::from([((Role::Administrator, UserStatus::Active), 1), ((Role::User, UserStatus::Invited), 1)]);
     assert_eq!(counts(&db, acme.tenant.id).await, invited_counts);
 
-    let (accepted, token) = accept(&db, &secret.hash(), &user).await.unwrap();
+    let (accepted, session) = accept(&db, &secret.hash(), &user).await.unwrap();
     let stored = stored_user(&db, &user).await.expect("user kept");
     assert_eq!((stored.status, stored.activated_at), (UserStatus::Active, accepted.activated_at));
     assert!(stored.activated_at.is_some());
@@ -348,7 +349,8 @@ async fn accepting_activates_the_user_consumes_the_link_and_issues_a_working_tok
     assert_eq!(db.store.find_invitation(&secret.hash()).await.unwrap(), None);
     assert_eq!(db.store.get_invitation(acme.tenant.id, user.id).await.unwrap(), None);
     let actor = Actor::user(acme.tenant.id, user.id, user.email.clone(), Role::User);
-    assert_eq!(db.store.authenticate(&token.hash).await.unwrap(), Some(actor));
+    let signed_in = db.store.authenticate_session(&session.hash, now()).await.unwrap();
+    assert_eq!(signed_in, Some((actor, session)));
     assert_eq!(events(&db, acme.tenant.id, AuditAction::InvitationAccepted).await.len(), 1);
 }
 
@@ -365,7 +367,7 @@ async fn a_used_link_cannot_be_accepted_again(db: TestDatabase) {
     let replay = accept(&db, &secret.hash(), &user).await;
     assert!(matches!(replay, Err(StoreError::NotFound | StoreError::Stale)), "{replay:?}");
     assert_eq!(stored_user(&db, &user).await, Some(active));
-    assert_eq!(tokens_of(&db, user.id).await, 1);
+    assert_eq!(sessions_of(&db, user.id).await, 1);
     assert_eq!(events(&db, acme.tenant.id, AuditAction::InvitationAccepted).await.len(), 1);
 }
 
@@ -377,7 +379,7 @@ async fn two_concurrent_accepts_of_one_link_succeed_once(db: TestDatabase) {
     let refused = |result: &Result<_, StoreError>| matches!(result, Err(StoreError::NotFound | StoreError::Stale));
     let once = (first.is_ok() && refused(&second)) || (second.is_ok() && refused(&first));
     assert!(once, "{first:?} / {second:?}");
-    assert_eq!(tokens_of(&db, user.id).await, 1);
+    assert_eq!(sessions_of(&db, user.id).await, 1);
     assert_eq!(events(&db, acme.tenant.id, AuditAction::InvitationAccepted).await.len(), 1);
 }
 
@@ -389,7 +391,7 @@ async fn a_replaced_link_cannot_be_accepted(db: TestDatabase) {
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     assert_eq!(stored_user(&db, &old.user).await, Some(old.user.clone()));
     assert_eq!(db.store.get_invitation(acme.tenant.id, old.user.id).await.unwrap(), Some(new));
-    assert_eq!(tokens_of(&db, old.user.id).await, 0);
+    assert_eq!(sessions_of(&db, old.user.id).await, 0);
 }
 
 async fn a_revoked_link_cannot_be_accepted(db: TestDatabase) {
@@ -401,7 +403,7 @@ async fn a_revoked_link_cannot_be_accepted(db: TestDatabase) {
     let result = accept(&db, &secret.hash(), &user).await;
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     assert_eq!(stored_user(&db, &user).await, None);
-    assert_eq!(tokens_of(&db, user.id).await, 0);
+    assert_eq!(sessions_of(&db, user.id).await, 0);
     assert_eq!(events(&db, acme.tenant.id, AuditAction::InvitationAccepted).await, vec![]);
 }
 
@@ -414,7 +416,7 @@ async fn a_link_accepts_only_its_own_user(db: TestDatabase) {
     assert_eq!(stored_user(&db, &bob.user).await, Some(bob.user.clone()));
     assert_eq!(db.store.find_invitation(&alice.secret.hash()).await.unwrap(), Some(alice.invitation));
     assert_eq!(db.store.find_invitation(&bob.secret.hash()).await.unwrap(), Some(bob.invitation));
-    assert_eq!(tokens_of(&db, bob.user.id).await, 0);
+    assert_eq!(sessions_of(&db, bob.user.id).await, 0);
 }
 
 async fn deactivating_an_invited_user_kills_their_link(db: TestDatabase) {
@@ -604,7 +606,7 @@ on_both_databases!(
     a_recorded_delivery_is_stored_on_the_current_link,
     a_delivery_recorded_for_a_replaced_link_changes_nothing,
     a_delivery_recorded_through_another_tenant_changes_nothing,
-    accepting_activates_the_user_consumes_the_link_and_issues_a_working_token,
+    accepting_activates_the_user_consumes_the_link_and_starts_a_working_session,
     a_used_link_cannot_be_accepted_again,
     two_concurrent_accepts_of_one_link_succeed_once,
     a_replaced_link_cannot_be_accepted,

@@ -277,6 +277,7 @@ impl InvitationsApi {
                     user: self.views.one(&actor, user).await?,
                     token: accepted.token.expose().to_owned(),
                     token_type: "Bearer".to_owned(),
+                    expires_at: accepted.session.expires_at,
                 })))
             }
             .await,

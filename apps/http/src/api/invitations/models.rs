@@ -80,14 +80,17 @@ impl AcceptInvitationRequest {
     }
 }
 
-/// The user who accepted, and their first credential.
+/// The user who accepted, signed in.
 #[derive(Object, Debug)]
 #[oai(rename = "AcceptedInvitation")]
 pub struct AcceptedInvitationBody {
     /// The user, now active.
     pub user: UserBody,
-    /// Their API token (shown once): `Authorization: Bearer <token>`.
+    /// Their first session's token (shown once): `Authorization: Bearer <token>`. Later sign-ins
+    /// use a magic link (`POST /v1/auth/magic-link`) or the tenant's identity provider.
     pub token: String,
     /// Always `Bearer`.
     pub token_type: String,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
 }

@@ -15,10 +15,11 @@ use crate::governance::{self, Premises};
 use crate::invitation::{Delivery, DeliveryStatus, Invitation, InvitationSecret, InvitationState};
 use crate::mail::InvitationMail;
 use crate::ports::{Clock, EmailSender, InvitationRepository, TenantRepository, UserRepository};
+use crate::session::{Session, SessionSecret, SessionState, SignInMethod};
 use crate::user::NewUser;
 use crate::{
-    Actor, ActorIdentity, ApiToken, AuditAction, AuditEvent, LicenseKindId, PersonName, StoreError, Tenant, TenantId,
-    TokenLabel, TokenSecret, UnexpectedError, User, UserId, UserStatus,
+    Actor, ActorIdentity, AuditAction, AuditEvent, LicenseKindId, PersonName, StoreError, Tenant, TenantId,
+    UnexpectedError, User, UserId, UserStatus,
 };
 
 /// How many times a change is decided again when another change of the same user came first.
@@ -42,6 +43,12 @@ impl AcceptLinks {
     #[must_use]
     pub fn link(&self, secret: &InvitationSecret) -> String {
         format!("{}/invitations/accept?token={}", self.base, secret.expose())
+    }
+
+    /// The sign-in link carrying `secret`: `{public_url}/sign-in?token=...`.
+    #[must_use]
+    pub fn sign_in_link(&self, secret: &crate::session::MagicLinkSecret) -> String {
+        format!("{}/sign-in?token={}", self.base, secret.expose())
     }
 }
 
@@ -71,8 +78,10 @@ pub struct IssuedInvitation {
 pub struct AcceptedInvitation {
     /// The user, now active.
     pub user: User,
-    /// Their first credential (shown once).
-    pub token: TokenSecret,
+    /// Their first session, signed in through the built-in identity provider.
+    pub session: Session,
+    /// Its bearer secret (shown once).
+    pub token: SessionSecret,
 }
 
 /// Invites users and accepts invitations.
@@ -218,12 +227,12 @@ impl InvitationService {
         let user = self.users.get(invitation.tenant, invitation.user).await?;
         let user = user.filter(|u| u.status == UserStatus::Invited).ok_or(AcceptInvitationError::NotFound)?;
         let accepted = user.accepted(name, now);
-        let label = TokenLabel::parse("invitation").expect("a valid label");
-        let (token, secret) = ApiToken::issue(user.tenant, user.id, label, now);
+        let (session, token) =
+            Session::start(user.tenant, user.id, SessionState::Active, SignInMethod::Invitation, false, now);
         let actor = Actor::user(user.tenant, user.id, user.email.clone(), user.role);
         let audit = AuditEvent::user_changed(&actor, AuditAction::InvitationAccepted, &user, &accepted, now);
-        match self.invitations.accept(&hash, &accepted, user.version, &token, &audit).await {
-            Ok(()) => Ok(AcceptedInvitation { user: accepted, token: secret }),
+        match self.invitations.accept(&hash, &accepted, user.version, &session, &audit).await {
+            Ok(()) => Ok(AcceptedInvitation { user: accepted, session, token }),
             Err(StoreError::NotFound | StoreError::Stale) => Err(AcceptInvitationError::NotFound),
             Err(other) => Err(AcceptInvitationError::Unexpected(other.into_unexpected())),
         }

@@ -240,7 +240,7 @@ fn stored_invitation(invitee: &User, expires_at: Timestamp) -> (Invitation, Invi
 }
 
 #[tokio::test]
-async fn accepting_makes_the_user_active_and_issues_their_first_token() {
+async fn accepting_makes_the_user_active_and_starts_their_first_session() {
     let invitee = invited("i@example.com");
     let mut ports = Ports::new().knowing(&[&invitee]);
     let (invitation, secret) = stored_invitation(&invitee, ports.now + TimeDelta::days(1));
@@ -255,13 +255,15 @@ async fn accepting_makes_the_user_active_and_issues_their_first_token() {
                 && accepted.name.as_ref().map(PersonName::as_str) == Some("Iris")
                 && *v == version
                 && token.user == id
+                && token.state == crate::session::SessionState::Active
                 && audit.action == AuditAction::InvitationAccepted
         })
         .times(1)
         .returning(|_, _, _, _, _| Ok(()));
     let accepted = ports.service().accept(secret.expose(), Some(PersonName::parse("Iris").unwrap())).await.unwrap();
     assert_eq!(accepted.user.status, UserStatus::Active);
-    assert!(TokenSecret::parse(accepted.token.expose()).is_some());
+    assert!(crate::session::SessionSecret::parse(accepted.token.expose()).is_some());
+    assert_eq!(accepted.session.hash, accepted.token.hash());
 }
 
 #[tokio::test]
