@@ -18,7 +18,7 @@ pub const MAGIC_LINK_TTL: TimeDelta = TimeDelta::minutes(15);
 pub const SESSION_TTL: TimeDelta = TimeDelta::hours(12);
 /// How long an enrolling session lasts.
 pub const ENROLLMENT_TTL: TimeDelta = TimeDelta::minutes(15);
-/// How many wrong codes a magic link survives; the next wrong one burns it.
+/// Wrong codes that burn a magic link (the fifth wrong code is its last use).
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
 macro_rules! secret_type {

@@ -68,7 +68,9 @@ pub(crate) fn identity(claims: &Claims, settings: &OidcSettings) -> Result<Exter
     }
     Ok(ExternalIdentity {
         subject: string(claims, "oid").filter(|oid| !oid.is_empty()).unwrap_or(sub),
-        email: string(claims, "email"),
+        // An address the issuer says it has not verified maps to nobody (a user who could set
+        // it to a colleague's would sign in as them).
+        email: string(claims, "email").filter(|_| claims.get("email_verified").and_then(Value::as_bool) != Some(false)),
         preferred_username: string(claims, "preferred_username"),
         name: string(claims, "name"),
         issued_at: claims.get("iat").and_then(timestamp),

@@ -2,8 +2,10 @@
 //! SHA-256 of their secrets, each user's TOTP state, and each tenant's OpenID Connect trust.
 //!
 //! Redeeming a magic link deletes it in the transaction that starts the session, so a link
-//! works once however many requests race; the user's row is locked there (PostgreSQL) so that
-//! a deactivation, which deletes the user's sessions, cannot miss a session started meanwhile.
+//! works once however many requests race; the user's row is locked there first (PostgreSQL), as
+//! a deactivation locks it before deleting the user's sessions, so neither misses the other.
+//! A session also never authenticates if it began before its user's sessions were last revoked,
+//! so a sign-in racing "end every session" cannot outlive it either.
 
 use async_trait::async_trait;
 use roster_domain::governance::Acting;
@@ -75,6 +77,7 @@ pub(crate) async fn revoke_all(
     at: Timestamp,
 ) -> Result<u64, StoreError> {
     let backend = txn.get_database_backend();
+    active_locked(txn, tenant, user).await?;
     let ended = txn
         .execute_raw(raw(backend, "DELETE FROM sessions WHERE user_id = ?", [user.as_uuid().into()]))
         .await
@@ -92,7 +95,9 @@ pub(crate) async fn revoke_all(
 }
 
 /// Whether `user` of `tenant` is active, read with their row locked (PostgreSQL; SQLite's write
-/// transaction serialises anyway).
+/// transaction serialises anyway). Every transaction here that writes a user's sessions, links
+/// or security row takes this lock first, so that they queue instead of deadlocking (a row of
+/// those tables referencing the user takes a share lock on the user's row).
 async fn active_locked(txn: &DatabaseTransaction, tenant: TenantId, user: UserId) -> Result<bool, StoreError> {
     let backend = txn.get_database_backend();
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
@@ -176,6 +181,10 @@ impl SessionRepository for Store {
         let txn = self.begin_write().await.map_err(unexpected)?;
         let backend = self.backend();
         let user: Value = session.user.as_uuid().into();
+        // The user's row first, as a deactivation takes it before their links: one lock order.
+        if !active_locked(&txn, session.tenant, session.user).await? {
+            return Err(StoreError::Stale);
+        }
         let sql = "DELETE FROM magic_links WHERE hash = ? AND user_id = ?";
         let used = txn
             .execute_raw(raw(backend, sql, [hash.as_bytes().to_vec().into(), user.clone()]))
@@ -184,16 +193,12 @@ impl SessionRepository for Store {
         if used.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        if !active_locked(&txn, session.tenant, session.user).await? {
-            return Err(StoreError::Stale);
-        }
         if let Some(step) = step {
-            let sql = "UPDATE user_security SET last_totp_step = ? \
-                       WHERE user_id = ? AND (last_totp_step IS NULL OR last_totp_step < ?)";
-            let accepted = txn
-                .execute_raw(raw(backend, sql, [step_value(step)?, user.clone(), step_value(step)?]))
-                .await
-                .map_err(unexpected)?;
+            let sql = "INSERT INTO user_security (user_id, tenant_id, last_totp_step) VALUES (?, ?, ?) \
+                       ON CONFLICT (user_id) DO UPDATE SET last_totp_step = excluded.last_totp_step \
+                       WHERE user_security.last_totp_step IS NULL OR user_security.last_totp_step < excluded.last_totp_step";
+            let values = [user.clone(), session.tenant.as_uuid().into(), step_value(step)?];
+            let accepted = txn.execute_raw(raw(backend, sql, values)).await.map_err(unexpected)?;
             if accepted.rows_affected() == 0 {
                 return Err(StoreError::Stale);
             }
@@ -213,7 +218,9 @@ impl SessionRepository for Store {
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, u.email, u.role FROM sessions s \
              JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id \
-             WHERE s.hash = ? AND s.expires_at > ? AND u.status = ?"
+             LEFT JOIN user_security us ON us.user_id = s.user_id \
+             WHERE s.hash = ? AND s.expires_at > ? AND u.status = ? \
+             AND (us.sessions_revoked_at IS NULL OR us.sessions_revoked_at <= s.created_at)"
         );
         let values: [Value; 3] = [hash.as_bytes().to_vec().into(), now.into(), UserStatus::Active.as_str().into()];
         let row = self.db.query_one_raw(raw(self.backend(), &sql, values)).await.map_err(unexpected)?;
@@ -310,6 +317,7 @@ impl SessionRepository for Store {
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await.map_err(unexpected)?;
         let backend = self.backend();
+        active_locked(&txn, tenant, user).await?;
         let sql = "UPDATE user_security SET totp_confirmed_at = ?, mfa_required = ?, last_totp_step = ? \
                    WHERE tenant_id = ? AND user_id = ? AND totp_confirmed_at IS NULL AND totp_secret = ?";
         let values: Vec<Value> = vec![
@@ -353,6 +361,7 @@ impl SessionRepository for Store {
             lock_tenant(&txn, tenant).await?;
             check_actor(&txn, tenant, acting).await?;
         }
+        active_locked(&txn, tenant, user).await?;
         let sql = "INSERT INTO user_security (user_id, tenant_id, mfa_required) VALUES (?, ?, ?) \
                    ON CONFLICT (user_id) DO UPDATE SET totp_secret = NULL, totp_confirmed_at = NULL, mfa_required = ?";
         let values: [Value; 4] = [user.as_uuid().into(), tenant.as_uuid().into(), true.into(), true.into()];

@@ -121,8 +121,9 @@ pub trait SessionRepository: Send + Sync {
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
 
-    /// Deletes the TOTP secret of `user` (MFA stays required if it was: the next sign-in must
-    /// enroll again) and records `audit`, in one transaction that re-checks `acting`.
+    /// Deletes the TOTP secret of `user` and makes MFA required (the next sign-in must enroll
+    /// again, also for a user who never enrolled), and records `audit`, in one transaction that
+    /// re-checks `acting`.
     ///
     /// # Errors
     /// MUST return [`StoreError::ActorChanged`]; nothing is written then.

@@ -49,6 +49,19 @@ async fn oid_is_the_subject_when_present_and_odd_claims_are_left_out() {
 }
 
 #[tokio::test]
+async fn an_email_the_issuer_has_not_verified_is_left_out() {
+    let app = TestApp::spawn().await;
+    let mut claims = app.claims();
+    claims["email_verified"] = json!(false);
+    let unverified = app.verify(&app.issuer.token(claims.clone())).await.expect("a verified token");
+    claims["email_verified"] = json!(true);
+    let verified = app.verify(&app.issuer.token(claims)).await.expect("a verified token");
+
+    assert_eq!(unverified.email, None);
+    assert_eq!(verified.email.as_deref(), Some("ada@example.com"));
+}
+
+#[tokio::test]
 async fn an_audience_list_containing_ours_verifies() {
     let app = TestApp::spawn().await;
     let mut claims = app.claims();

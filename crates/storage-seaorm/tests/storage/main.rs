@@ -14,6 +14,7 @@ mod listing;
 mod migrations;
 mod search;
 mod service_credentials;
+mod sessions;
 mod tenants;
 mod tokens;
 mod usage;
