@@ -14,6 +14,7 @@ mod m20261122_000008_create_license_kinds;
 mod m20261123_000009_create_invitations;
 mod m20261123_000010_budgets_and_usage;
 mod m20261123_000011_identity;
+mod m20261123_000012_user_source_oidc;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_create_invitations::Migration),
             Box::new(m20261123_000010_budgets_and_usage::Migration),
             Box::new(m20261123_000011_identity::Migration),
+            Box::new(m20261123_000012_user_source_oidc::Migration),
         ]
     }
 }

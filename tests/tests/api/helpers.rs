@@ -16,9 +16,11 @@ use roster_http::{Application, Settings};
 use roster_storage::testing::TestDatabase;
 use serde_json::{Value, json};
 
+mod identity;
 mod metering;
 mod transfer;
 
+pub use self::identity::{AUDIENCE, epoch_now, sign_in_link, spawn_oidc_app, spawn_oidc_app_with};
 pub use self::metering::{budget_totals, event, exceeded, policy, spawn_clocked_app, spent, statuses};
 pub use self::transfer::{counts, csv_records, export_table, layout, member, plain, problem, report, with};
 

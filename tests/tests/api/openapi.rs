@@ -23,8 +23,8 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         ("/v1/users/{id}/license", "put", &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"]),
         ("/v1/users/{id}/license", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
         ("/v1/users/{id}/entitlements", "get", &["200", "400", "401", "403", "404", "500"]),
-        ("/v1/me", "get", &["200", "401", "500"]),
-        ("/v1/me/entitlements", "get", &["200", "401", "500"]),
+        ("/v1/me", "get", &["200", "401", "403", "500"]),
+        ("/v1/me/entitlements", "get", &["200", "401", "403", "500"]),
         ("/v1/licenses", "get", &["200", "401", "403", "500"]),
         ("/v1/licenses", "post", &["201", "400", "401", "403", "409", "413", "415", "422", "500"]),
         ("/v1/licenses/{id}", "get", &["200", "400", "401", "403", "404", "500"]),
@@ -58,6 +58,17 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         ("/v1/service-credentials", "post", &["201", "400", "401", "403", "409", "413", "415", "422", "500"]),
         ("/v1/service-credentials", "get", &["200", "401", "403", "500"]),
         ("/v1/service-credentials/{id}", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/auth/magic-link", "post", &["202", "400", "413", "415", "422", "429", "500"]),
+        ("/v1/auth/magic-link/verify", "post", &["201", "400", "401", "413", "415", "429", "500"]),
+        ("/v1/me/sessions", "get", &["200", "401", "403", "500"]),
+        ("/v1/me/sessions/{id}", "delete", &["204", "400", "401", "403", "404", "500"]),
+        ("/v1/me/mfa/totp", "post", &["201", "401", "403", "409", "500"]),
+        ("/v1/me/mfa/totp/confirm", "post", &["204", "400", "401", "403", "409", "413", "415", "422", "500"]),
+        ("/v1/users/{id}/mfa", "delete", &["204", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/users/{id}/sessions", "delete", &["200", "400", "401", "403", "404", "409", "500"]),
+        ("/v1/settings/oidc", "get", &["200", "401", "403", "404", "500"]),
+        ("/v1/settings/oidc", "put", &["200", "400", "401", "403", "409", "413", "415", "422", "500"]),
+        ("/v1/settings/oidc", "delete", &["204", "401", "403", "409", "500"]),
         ("/healthz", "get", &["200"]),
         ("/readyz", "get", &["200", "503"]),
     ];
@@ -80,6 +91,14 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
     assert!(spec["paths"]["/v1/invitations"]["post"]["security"].is_array());
     assert_eq!(header_names(&accept["responses"]["429"]), ["retry-after"], "{accept}");
     assert_eq!(header_names(&spec["paths"]["/v1/invitations"]["post"]["responses"]["201"]), ["location"]);
+    // So is signing in with a link; enrolling an authenticator also takes an enrolling session.
+    for public in ["/v1/auth/magic-link", "/v1/auth/magic-link/verify"] {
+        let operation = &spec["paths"][public]["post"];
+        assert!(operation.get("security").is_none(), "{operation}");
+        assert_eq!(header_names(&operation["responses"]["429"]), ["retry-after"], "{operation}");
+    }
+    assert_eq!(spec["components"]["securitySchemes"]["EnrollingSessionAuth"]["scheme"], "bearer");
+    assert_eq!(spec["paths"]["/v1/me/mfa/totp"]["post"]["security"], json!([{ "EnrollingSessionAuth": [] }]));
 
     // Request bodies refuse unknown fields, and their optional fields accept null, as the server does.
     let schemas = &spec["components"]["schemas"];
@@ -98,6 +117,10 @@ async fn the_spec_declares_every_operation_and_every_status_it_can_answer(db: Te
         "UsageEvents",
         "BudgetPolicy",
         "CreateServiceCredential",
+        "MagicLinkRequest",
+        "VerifyMagicLink",
+        "ConfirmTotp",
+        "SetOidcSettings",
     ];
     for name in closed {
         assert_eq!(schemas[name]["additionalProperties"], false, "{name}");

@@ -156,11 +156,15 @@ pub enum MyEntitlementsResponse {
     /// `unauthenticated`.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
+    /// `not_provisioned` or `user_inactive`: a token of the tenant's identity provider for
+    /// someone who is not an active user of the tenant.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
     /// `internal_error`.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
 }
-problem_responses!(MyEntitlementsResponse { 401 => Unauthorized });
+problem_responses!(MyEntitlementsResponse { 401 => Unauthorized, 403 => Forbidden });
 
 #[derive(ApiResponse, Debug)]
 #[oai(bad_request_handler = "from_request_error")]

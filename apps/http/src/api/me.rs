@@ -27,11 +27,15 @@ pub enum MeResponse {
     /// `unauthenticated`.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
+    /// `not_provisioned` or `user_inactive`: a token of the tenant's identity provider for
+    /// someone who is not an active user of the tenant.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
     /// `internal_error`.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
 }
-problem_responses!(MeResponse { 401 => Unauthorized });
+problem_responses!(MeResponse { 401 => Unauthorized, 403 => Forbidden });
 
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Me")]
 impl MeApi {
