@@ -34,15 +34,19 @@ async fn set_sources(manager: &SchemaManager<'_>, from: &str, to: &str, sources:
         _ => {
             let row = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA schema_version")).await?;
             let version: i64 = row.ok_or_else(|| DbErr::Custom("no schema_version".into()))?.try_get_by_index(0)?;
-            db.execute_unprepared("PRAGMA writable_schema = ON").await?;
-            let edit = Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'users'",
-                [from.into(), to.into()],
-            );
-            db.execute_raw(edit).await?;
-            db.execute_unprepared(&format!("PRAGMA schema_version = {}", version + 1)).await?;
-            db.execute_unprepared("PRAGMA writable_schema = OFF").await?;
+            // One call, so that every statement runs on one connection of the pool (a pragma
+            // holds for its connection only).
+            let quoted = |text: &str| text.replace('\'', "''");
+            db.execute_unprepared(&format!(
+                "PRAGMA writable_schema = ON; \
+                 UPDATE sqlite_schema SET sql = replace(sql, '{from}', '{to}') WHERE type = 'table' AND name = 'users'; \
+                 PRAGMA schema_version = {version}; \
+                 PRAGMA writable_schema = OFF;",
+                from = quoted(from),
+                to = quoted(to),
+                version = version + 1,
+            ))
+            .await?;
             let check = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA integrity_check")).await?;
             let verdict: String =
                 check.ok_or_else(|| DbErr::Custom("no integrity verdict".into()))?.try_get_by_index(0)?;
