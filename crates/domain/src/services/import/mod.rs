@@ -173,10 +173,39 @@ struct Context<'a> {
     options: &'a ImportOptions,
     /// License kinds by lowercased name.
     kinds: HashMap<String, LicenseKindId>,
-    /// Seats left per kind (kept for a dry run, whose batches store nothing).
-    available: HashMap<LicenseKindId, u64>,
-    /// Emails of the file seen so far.
-    seen: HashSet<crate::Email>,
+}
+
+/// A batch of rows read and validated, waiting to be applied.
+#[derive(Default)]
+struct Checked {
+    /// Rows read (readable or not).
+    rows: u64,
+    /// The valid rows.
+    valid: Vec<(ImportRow, Parsed)>,
+    /// The rows refused by validation: line, email, reason, detail.
+    problems: Vec<(u64, String, RowReason, Option<String>)>,
+}
+
+/// Rows read between two chances for the batch being stored to make progress (see
+/// [`ImportService::import`]).
+const ROWS_PER_TURN: usize = 50;
+
+/// A future that is pending once, asking to be polled again at once: the rest of its task
+/// (the batch being stored) gets a turn.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
 }
 
 impl ImportService {
@@ -216,68 +245,113 @@ impl ImportService {
         if options.license.is_some_and(|wanted| kinds.iter().all(|kind| kind.id != wanted)) {
             return Err(ImportError::LicenseNotFound);
         }
-        let mut context = Context {
+        // Seats left per kind (kept for a dry run, whose batches store nothing).
+        let mut available: HashMap<LicenseKindId, u64> = kinds.iter().map(|kind| (kind.id, kind.available())).collect();
+        let context = Context {
             actor,
             tenant,
             options,
-            available: kinds.iter().map(|kind| (kind.id, kind.available())).collect(),
             kinds: kinds.into_iter().map(|kind| (kind.name.key(), kind.id)).collect(),
-            seen: HashSet::new(),
         };
         let mut report = ImportReport::default();
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut reported = None;
-        // The problems before this one are of earlier batches: in file order, within the limit.
-        let mut settled = 0;
-        for row in rows {
-            report.rows += 1;
-            match row {
-                Ok(row) => batch.push(row),
-                Err((line, detail)) => {
-                    report.problem(line, "", RowReason::Unreadable);
-                    report.problems.last_mut().expect("just pushed").detail = Some(detail);
-                }
+        let mut rows = rows.into_iter();
+        let mut seen = HashSet::new();
+        // Batch N is stored while batch N+1 is read and validated, in turns of a few rows, so
+        // that the work of this process overlaps the database's.
+        let mut next = self.check(&context, &mut rows, &mut seen).await;
+        loop {
+            let batch = std::mem::take(&mut next);
+            if batch.rows == 0 {
+                break;
             }
-            if batch.len() == BATCH {
-                self.apply(&mut context, std::mem::take(&mut batch), &mut report).await?;
-                report.settle(settled, options.listed_problems);
-                settled = report.problems.len();
-                progress(report.rows);
-                reported = Some(report.rows);
-            }
-        }
-        if !batch.is_empty() {
-            self.apply(&mut context, batch, &mut report).await?;
-        }
-        report.settle(settled, options.listed_problems);
-        if reported != Some(report.rows) {
+            let (applied, checked) = futures::join!(
+                self.apply(&context, &mut available, batch, &mut report),
+                self.check(&context, &mut rows, &mut seen),
+            );
+            applied?;
+            next = checked;
             progress(report.rows);
+        }
+        if report.rows == 0 {
+            progress(0);
         }
         Ok(report)
     }
 
-    /// Validates and applies one batch of rows.
-    async fn apply(
+    /// Reads and validates the next [`BATCH`] rows, letting the batch being stored make progress
+    /// every [`ROWS_PER_TURN`] rows.
+    async fn check(
         &self,
-        context: &mut Context<'_>,
-        rows: Vec<ImportRow>,
-        report: &mut ImportReport,
-    ) -> Result<(), ImportError> {
-        let mut valid = Vec::with_capacity(rows.len());
-        for row in rows {
-            match parse_row(&row, context.options.default_role, &context.kinds) {
-                Err(reason) => report.problem(row.line, &row.email, reason),
-                Ok(parsed) if !context.seen.insert(parsed.email.clone()) => {
-                    report.problem(row.line, &row.email, RowReason::DuplicateInFile);
+        context: &Context<'_>,
+        rows: &mut impl Iterator<Item = RowRead>,
+        seen: &mut HashSet<crate::Email>,
+    ) -> Checked {
+        let mut checked = Checked::default();
+        for (n, row) in rows.take(BATCH).enumerate() {
+            if n % ROWS_PER_TURN == ROWS_PER_TURN - 1 {
+                YieldNow(false).await;
+            }
+            checked.rows += 1;
+            let row = match row {
+                Ok(row) => row,
+                Err((line, detail)) => {
+                    checked.problems.push((line, String::new(), RowReason::Unreadable, Some(detail)));
+                    continue;
                 }
-                Ok(parsed) => match self.check(context.actor, &parsed) {
-                    Err(reason) => report.problem(row.line, &row.email, reason),
-                    Ok(()) => valid.push((row, parsed)),
+            };
+            let refused = match parse_row(&row, context.options.default_role, &context.kinds) {
+                Err(reason) => Some(reason),
+                Ok(parsed) if !seen.insert(parsed.email.clone()) => Some(RowReason::DuplicateInFile),
+                Ok(parsed) => match self.permit(context.actor, &parsed) {
+                    Err(reason) => Some(reason),
+                    Ok(()) => {
+                        checked.valid.push((row, parsed));
+                        continue;
+                    }
                 },
+            };
+            if let Some(reason) = refused {
+                checked.problems.push((row.line, row.email, reason, None));
             }
         }
+        checked
+    }
+
+    /// Applies one batch of checked rows: reports its refused rows, updates or skips the
+    /// existing users, stores the new ones.
+    async fn apply(
+        &self,
+        context: &Context<'_>,
+        available: &mut HashMap<LicenseKindId, u64>,
+        batch: Checked,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let from = report.problems.len();
+        report.rows += batch.rows;
+        for (line, email, reason, detail) in batch.problems {
+            report.problem(line, &email, reason);
+            report.problems.last_mut().expect("just pushed").detail = detail;
+        }
+        let result = self.apply_valid(context, available, batch.valid, report).await;
+        report.settle(from, context.options.listed_problems);
+        result
+    }
+
+    async fn apply_valid(
+        &self,
+        context: &Context<'_>,
+        available: &mut HashMap<LicenseKindId, u64>,
+        valid: Vec<(ImportRow, Parsed)>,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
         if valid.is_empty() {
             return Ok(());
+        }
+        // Skipping existing users needs no lookup when storing: the batch insert reports their
+        // emails as taken, under the tenant's lock. Updating them, or a dry run, looks them up.
+        let options = context.options;
+        if options.on_existing == OnExisting::Skip && !options.dry_run {
+            return self.create(context, available, valid, report).await;
         }
         let emails: Vec<crate::Email> = valid.iter().map(|(_, parsed)| parsed.email.clone()).collect();
         let existing: HashMap<crate::Email, User> = self
@@ -291,17 +365,17 @@ impl ImportService {
         for (row, parsed) in valid {
             match existing.get(&parsed.email) {
                 None => new.push((row, parsed)),
-                Some(_) if context.options.on_existing == OnExisting::Skip => {
+                Some(_) if options.on_existing == OnExisting::Skip => {
                     report.problem(row.line, &row.email, RowReason::AlreadyExists);
                 }
                 Some(user) => self.update(context, &row, &parsed, user, report).await?,
             }
         }
-        self.create(context, new, report).await
+        self.create(context, available, new, report).await
     }
 
     /// May the actor give this row's role and license?
-    fn check(&self, actor: &Actor, parsed: &Parsed) -> Result<(), RowReason> {
+    fn permit(&self, actor: &Actor, parsed: &Parsed) -> Result<(), RowReason> {
         governance::check_create(actor, parsed.role).map_err(|_| RowReason::ForbiddenRole)?;
         if parsed.license.is_some() && !actor.can(Capability::ManageLicenses) {
             return Err(RowReason::ForbiddenLicense);
@@ -362,7 +436,8 @@ impl ImportService {
     /// Stores the new users of a batch (or counts them, dry), then mails their invitations.
     async fn create(
         &self,
-        context: &mut Context<'_>,
+        context: &Context<'_>,
+        available: &mut HashMap<LicenseKindId, u64>,
         new: Vec<(ImportRow, Parsed)>,
         report: &mut ImportReport,
     ) -> Result<(), ImportError> {
@@ -402,7 +477,7 @@ impl ImportService {
             records.push(NewRecord { user, invitation, audit });
         }
         let outcomes =
-            if options.dry_run { self.dry_outcomes(context, &records) } else { self.store(actor, &records).await? };
+            if options.dry_run { Self::dry_outcomes(available, &records) } else { self.store(actor, &records).await? };
         for (((row, _), record), (outcome, secret)) in new.iter().zip(&records).zip(outcomes.into_iter().zip(secrets)) {
             match outcome {
                 RecordOutcome::Created => {
@@ -450,12 +525,12 @@ impl ImportService {
     }
 
     /// What storing `records` would come to: every one created, but for the seats that run out.
-    fn dry_outcomes(&self, context: &mut Context<'_>, records: &[NewRecord]) -> Vec<RecordOutcome> {
+    fn dry_outcomes(available: &mut HashMap<LicenseKindId, u64>, records: &[NewRecord]) -> Vec<RecordOutcome> {
         records
             .iter()
             .map(|record| match record.user.license {
                 None => RecordOutcome::Created,
-                Some(kind) => match context.available.get_mut(&kind) {
+                Some(kind) => match available.get_mut(&kind) {
                     None => RecordOutcome::LicenseNotFound,
                     Some(0) => RecordOutcome::NoSeats,
                     Some(left) => {

@@ -156,6 +156,8 @@ impl Ports {
         let probe = Probe::default();
         let Self { mut users, known, kinds, outcomes, update, invite } = self;
         let administrators = known.iter().filter(|user| user.is_active_administrator()).count() as u64;
+        // As storage does: a batch reports the emails of known users as taken.
+        let taken: HashSet<String> = known.iter().map(|user| user.email.to_string()).collect();
         let p = probe.clone();
         users.expect_find_by_emails().returning(move |_, emails| {
             p.read();
@@ -164,8 +166,13 @@ impl Ports {
         users.expect_count_active_administrators().returning(move |_| Ok(administrators));
         let p = probe.clone();
         users.expect_insert_batch().returning(move |_, records, _| {
-            p.batches.lock().unwrap().push(records.to_vec());
-            let outcome = |record: &NewRecord| outcomes.get(record.user.email.as_str()).copied();
+            // The records of known users reach storage but are not stored.
+            let fresh = records.iter().filter(|record| !taken.contains(record.user.email.as_str()));
+            p.batches.lock().unwrap().push(fresh.cloned().collect());
+            let outcome = |record: &NewRecord| {
+                let email = record.user.email.as_str();
+                outcomes.get(email).copied().or(taken.contains(email).then_some(RecordOutcome::EmailTaken))
+            };
             Ok(records.iter().map(|record| outcome(record).unwrap_or(RecordOutcome::Created)).collect())
         });
         let p = probe.clone();
