@@ -26,6 +26,8 @@
 //! | `reservation_closed` | 409 | the reservation was released, or committed with other credits |
 //! | `reservation_committed` | 409 | a committed reservation cannot be released |
 //! | `user_not_found` | 404 | no such user in the caller's tenant |
+//! | `session_not_found` | 404 | the caller has no session with this id |
+//! | `oidc_not_configured` | 404 | the tenant trusts no OpenID Connect issuer |
 //! | `license_not_found` | 404 | no such license kind in the caller's tenant |
 //! | `email_taken` | 409 | another user of the tenant has this email |
 //! | `license_name_taken` | 409 | another license kind of the tenant has this name |
@@ -41,7 +43,7 @@
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not of the operation's content type (`application/json`, `text/csv` for imports) |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope`, `invalid_csv` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope`, `invalid_csv`, `invalid_issuer`, `invalid_audience`, `invalid_entra_tenant_id` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
