@@ -77,6 +77,12 @@ impl Problem {
         )
     }
 
+    /// 429 `too_many_requests`: the client retries in `wait` seconds.
+    pub fn too_many_requests(wait: u64) -> Self {
+        let detail = format!("too many attempts from your address; retry in {wait} s");
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
+    }
+
     /// 404 with `code`.
     pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, detail)

@@ -178,11 +178,6 @@ pub struct SessionsRevokedBody {
     pub ended: u64,
 }
 
-fn too_many(wait: u64) -> Problem {
-    let detail = format!("too many attempts from your address; retry in {wait} s");
-    Problem::new(poem::http::StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
-}
-
 #[derive(ApiResponse, Debug)]
 #[oai(bad_request_handler = "from_request_error")]
 pub enum MagicLinkResponse {
@@ -416,7 +411,7 @@ impl SignInApi {
         if let Some(client) = client(remote)
             && let Err(wait) = self.requests.attempt(client)
         {
-            return MagicLinkResponse::TooManyRequests(Json(too_many(wait)), wait);
+            return MagicLinkResponse::TooManyRequests(Json(Problem::too_many_requests(wait)), wait);
         }
         answer((|| {
             let email = parse_email(&body.0.email.0)?;
@@ -444,7 +439,7 @@ impl SignInApi {
         if let Some(client) = client(remote)
             && let Err(wait) = self.verifications.attempt(client)
         {
-            return VerifyResponse::TooManyRequests(Json(too_many(wait)), wait);
+            return VerifyResponse::TooManyRequests(Json(Problem::too_many_requests(wait)), wait);
         }
         let code = body.0.code.as_ref().map(Text::as_str);
         match self.sign_in.verify_magic_link(body.0.token.as_str(), code).await {

@@ -264,9 +264,7 @@ impl InvitationsApi {
         if let Some(client) = remote.as_socket_addr().map(|address| address.ip())
             && let Err(wait) = self.limiter.attempt(client)
         {
-            let detail = format!("too many attempts from your address; retry in {wait} s");
-            let problem = Problem::new(poem::http::StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail);
-            return AcceptResponse::TooManyRequests(Json(problem), wait);
+            return AcceptResponse::TooManyRequests(Json(Problem::too_many_requests(wait)), wait);
         }
         answer(
             async {
