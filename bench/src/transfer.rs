@@ -291,8 +291,9 @@ async fn dump_imported(kind: DatabaseKind, url: &str, file: &Path) -> Result<(),
     Ok(())
 }
 
-/// Creates `table` like `users` (columns, constraints, B-tree indexes, and when `searchable` its
-/// trigram search index), and times the database's own client loading `file` into it.
+/// Creates `table` like `users` (columns, constraints, foreign keys on PostgreSQL, B-tree
+/// indexes, and when `searchable` its trigram search index), and times the database's own client
+/// loading `file` into it.
 ///
 /// SQLite's search index is an FTS5 table fed by a trigger, as for `users`, but without
 /// `contentless_delete` (the sqlite3 client of this machine predates it; inserts cost the same).
@@ -333,10 +334,23 @@ async fn bulk_load(
                 ))
                 .await?;
             }
+            // The sqlite3 client leaves foreign keys unchecked, as it must here: `.import` stores the
+            // dumped ids as text, which no key of `tenants` (a blob) would match.
             timed_command("sqlite3", &[sqlite_path(url), &format!(".import --csv {path} {table}")]).await
         }
         DatabaseKind::Postgres => {
             db.execute_unprepared(&format!("CREATE TABLE {table} (LIKE users INCLUDING ALL)")).await?;
+            // `LIKE` leaves out foreign keys; `users` checks two on every insert.
+            let keys = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'f'",
+                ))
+                .await?;
+            for row in keys {
+                let def: String = row.try_get("", "def")?;
+                db.execute_unprepared(&format!("ALTER TABLE {table} ADD {def}")).await?;
+            }
             if !searchable {
                 let gin = db
                     .query_all_raw(Statement::from_string(

@@ -15,6 +15,7 @@ mod m20261123_000009_create_invitations;
 mod m20261123_000010_budgets_and_usage;
 mod m20261123_000011_identity;
 mod m20261123_000012_user_source_oidc;
+mod m20261123_000013_audit_without_tenant_key;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_budgets_and_usage::Migration),
             Box::new(m20261123_000011_identity::Migration),
             Box::new(m20261123_000012_user_source_oidc::Migration),
+            Box::new(m20261123_000013_audit_without_tenant_key::Migration),
         ]
     }
 }

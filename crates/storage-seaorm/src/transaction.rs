@@ -1,5 +1,6 @@
 //! Write transactions and error translation shared by the adapters.
 
+use std::fmt::Write as _;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -77,7 +78,7 @@ pub(crate) fn raw(backend: DbBackend, sql: &str, values: impl IntoIterator<Item 
         for c in sql.chars() {
             if c == '?' {
                 n += 1;
-                numbered.push_str(&format!("${n}"));
+                let _ = write!(numbered, "${n}");
             } else {
                 numbered.push(c);
             }
@@ -87,6 +88,25 @@ pub(crate) fn raw(backend: DbBackend, sql: &str, values: impl IntoIterator<Item 
         sql.to_owned()
     };
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `INSERT INTO table (columns) VALUES row, row, ...` with `rows` copies of `row` (its
+/// placeholders, such as `(?, ?, CAST(? AS jsonb))`), then `tail`: the statement for many rows
+/// whose values are bound in order, without building a query tree for each.
+pub(crate) fn insert_sql(table: &str, columns: &[&str], row: &str, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(64 + columns.len() * 16 + rows * (row.len() + 2) + tail.len());
+    let _ = write!(sql, "INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    for n in 0..rows {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+    if !tail.is_empty() {
+        sql.push(' ');
+        sql.push_str(tail);
+    }
+    sql
 }
 
 /// Whether `error` is a unique-constraint violation, on any backend.

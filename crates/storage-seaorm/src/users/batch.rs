@@ -10,16 +10,19 @@ use roster_domain::ports::{NewRecord, RecordOutcome};
 use roster_domain::{Email, LicenseKindId, StoreError, TenantId, User};
 use sea_orm::{ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _, Value};
 
-use super::convert::{from_row, to_row};
+use super::convert::{COLUMNS, from_row, row_values};
 use super::counts;
 use super::governed::{check_actor, lock_tenant};
 use crate::Store;
 use crate::audit::insert_events;
 use crate::entities::users;
-use crate::transaction::{is_unique_violation, raw, unexpected};
+use crate::transaction::{insert_sql, is_unique_violation, raw, unexpected};
 
 /// Rows a multi-row statement carries: far below either database's limit of bound values.
 const ROWS_PER_STATEMENT: usize = 500;
+
+/// The placeholders of one row of [`COLUMNS`].
+const USER_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// The users of `tenant` with these emails.
 pub(crate) async fn find_by_emails(
@@ -99,6 +102,82 @@ fn decide(
     (outcomes, seats)
 }
 
+/// The records whose outcome is [`RecordOutcome::Created`].
+fn created<'a>(records: &'a [NewRecord], outcomes: &[RecordOutcome]) -> Vec<&'a NewRecord> {
+    records
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| **outcome == RecordOutcome::Created)
+        .map(|(record, _)| record)
+        .collect()
+}
+
+/// Stores the records that hold no license, each unless its email is taken (no lookup first:
+/// the unique index on `(tenant_id, email)` decides); the outcome of each.
+async fn insert_unless_taken(
+    txn: &DatabaseTransaction,
+    records: &[NewRecord],
+) -> Result<Vec<RecordOutcome>, StoreError> {
+    let backend = txn.get_database_backend();
+    let mut inserted: HashSet<uuid::Uuid> = HashSet::with_capacity(records.len());
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let tail = "ON CONFLICT (tenant_id, email) DO NOTHING RETURNING id";
+        let sql = insert_sql("users", &COLUMNS, USER_ROW, chunk.len(), tail);
+        let values = chunk.iter().flat_map(|record| row_values(&record.user));
+        for row in txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)? {
+            inserted.insert(row.try_get::<uuid::Uuid>("", "id").map_err(unexpected)?);
+        }
+    }
+    Ok(records
+        .iter()
+        .map(|record| {
+            if inserted.contains(&record.user.id.as_uuid()) {
+                RecordOutcome::Created
+            } else {
+                RecordOutcome::EmailTaken
+            }
+        })
+        .collect())
+}
+
+/// Stores the records, some holding a license: reads which emails are taken and how many seats
+/// are left, takes the seats (first come, first served) and inserts the rest; the outcome of
+/// each.
+async fn take_seats_and_insert(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    records: &[NewRecord],
+) -> Result<Vec<RecordOutcome>, StoreError> {
+    let emails: Vec<Email> = records.iter().map(|record| record.user.email.clone()).collect();
+    let taken: HashSet<String> =
+        find_by_emails(txn, tenant, &emails).await?.into_iter().map(|user| user.email.to_string()).collect();
+    let (outcomes, seats) = decide(records, &taken, seats_left(txn, tenant, records).await?);
+    for (kind, n) in &seats {
+        let sql =
+            "UPDATE license_kinds SET assigned = assigned + ? WHERE tenant_id = ? AND id = ? AND assigned + ? <= seats";
+        let values: Vec<Value> = vec![(*n).into(), tenant.as_uuid().into(), kind.as_uuid().into(), (*n).into()];
+        let result = txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
+        if result.rows_affected() != 1 {
+            return Err(StoreError::Unexpected(roster_domain::UnexpectedError::new(
+                "seats counted under the tenant lock changed",
+            )));
+        }
+    }
+    let backend = txn.get_database_backend();
+    for chunk in created(records, &outcomes).chunks(ROWS_PER_STATEMENT) {
+        let sql = insert_sql("users", &COLUMNS, USER_ROW, chunk.len(), "");
+        let values = chunk.iter().flat_map(|record| row_values(&record.user));
+        match txn.execute_raw(raw(backend, &sql, values)).await {
+            Ok(_) => {}
+            // Another writer took one of these emails since they were read: the caller
+            // stores the records one by one instead.
+            Err(error) if is_unique_violation(&error) => return Err(StoreError::Stale),
+            Err(error) => return Err(unexpected(error)),
+        }
+    }
+    Ok(outcomes)
+}
+
 impl Store {
     /// See [`UserRepository::insert_batch`](roster_domain::ports::UserRepository::insert_batch).
     pub(crate) async fn insert_users_batch(
@@ -110,41 +189,14 @@ impl Store {
         let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
-        let emails: Vec<Email> = records.iter().map(|record| record.user.email.clone()).collect();
-        let taken: HashSet<String> =
-            find_by_emails(&*txn, tenant, &emails).await?.into_iter().map(|user| user.email.to_string()).collect();
-        let (outcomes, seats) = decide(records, &taken, seats_left(&txn, tenant, records).await?);
-        let created: Vec<&NewRecord> = records
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, outcome)| **outcome == RecordOutcome::Created)
-            .map(|(record, _)| record)
-            .collect();
+        let outcomes = if records.iter().any(|record| record.user.license.is_some()) {
+            take_seats_and_insert(&txn, tenant, records).await?
+        } else {
+            insert_unless_taken(&txn, records).await?
+        };
+        let created = created(records, &outcomes);
         if created.is_empty() {
             return Ok(outcomes);
-        }
-
-        for (kind, n) in &seats {
-            let sql = "UPDATE license_kinds SET assigned = assigned + ? WHERE tenant_id = ? AND id = ? AND assigned + ? <= seats";
-            let values: Vec<Value> = vec![(*n).into(), tenant.as_uuid().into(), kind.as_uuid().into(), (*n).into()];
-            let result = txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Unexpected(roster_domain::UnexpectedError::new(
-                    "seats counted under the tenant lock changed",
-                )));
-            }
-        }
-        for chunk in created.chunks(ROWS_PER_STATEMENT) {
-            let inserted = users::Entity::insert_many(chunk.iter().map(|record| to_row(&record.user)))
-                .exec_without_returning(&*txn)
-                .await;
-            match inserted {
-                Ok(_) => {}
-                // Another writer took one of these emails since they were read: the caller
-                // stores the records one by one instead.
-                Err(error) if is_unique_violation(&error) => return Err(StoreError::Stale),
-                Err(error) => return Err(unexpected(error)),
-            }
         }
         let invitations: Vec<_> = created.iter().filter_map(|record| record.invitation.clone()).collect();
         crate::invitations::insert_invitations(&txn, &invitations).await?;
@@ -159,8 +211,7 @@ impl Store {
         for ((role, status), n) in moves {
             counts::adjust(&txn, tenant, role, status, n).await?;
         }
-        let audit: Vec<_> = created.iter().map(|record| record.audit.clone()).collect();
-        insert_events(&txn, &audit).await?;
+        insert_events(&txn, created.iter().map(|record| &record.audit)).await?;
         txn.commit().await.map_err(unexpected)?;
         self.grown(created.len() as u64).await;
         Ok(outcomes)

@@ -638,17 +638,18 @@ async fn other_refusals_of_an_update_by_storage_are_not_updated() {
 // Batches.
 
 #[tokio::test]
-async fn rows_are_stored_in_batches_of_500_in_file_order_with_progress_after_each() {
+async fn rows_are_stored_in_batches_in_file_order_with_progress_after_each() {
     let (service, probe) = ports().build();
-    let emails: Vec<String> = (1..=1201).map(|i| format!("u{i}@acme.test")).collect();
+    let total = 2 * BATCH + 201;
+    let emails: Vec<String> = (1..=total).map(|i| format!("u{i}@acme.test")).collect();
     let rows: Vec<RowRead> = (1..).zip(&emails).map(|(line, email)| row(line, email)).collect();
     let mut seen = Vec::new();
     let report =
         service.import(&actor(Role::Administrator), rows, &ImportOptions::default(), |n| seen.push(n)).await.unwrap();
-    assert_eq!((report.rows, report.created), (1201, 1201));
+    assert_eq!((report.rows, report.created), (total as u64, total as u64));
     assert_eq!(probe.batch_sizes(), [BATCH, BATCH, 201]);
     assert_eq!(probe.stored_emails(), emails);
-    assert_eq!(seen, [500, 1000, 1201]);
+    assert_eq!(seen, [BATCH as u64, 2 * BATCH as u64, total as u64]);
 }
 
 #[tokio::test]
