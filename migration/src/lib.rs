@@ -16,6 +16,7 @@ mod m20261123_000010_budgets_and_usage;
 mod m20261123_000011_identity;
 mod m20261123_000012_user_source_oidc;
 mod m20261123_000013_audit_without_tenant_key;
+mod m20261205_000014_cache_changes;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_identity::Migration),
             Box::new(m20261123_000012_user_source_oidc::Migration),
             Box::new(m20261123_000013_audit_without_tenant_key::Migration),
+            Box::new(m20261205_000014_cache_changes::Migration),
         ]
     }
 }

@@ -96,7 +96,8 @@ impl Application {
             clock,
             ..Adapters::new(&settings.email, &settings.public_url_or(address), settings.oidc_options())?
         };
-        let store = open_store(settings).await?;
+        let cache = usize::try_from(settings.access_cache_users).unwrap_or(usize::MAX);
+        let store = open_store(settings).await?.with_access_cache(cache);
         let state = AppState::new(store, adapters);
         let bootstrap =
             state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;

@@ -62,6 +62,12 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_OIDC_MIN_REFETCH_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
     pub oidc_min_refetch_seconds: u64,
 
+    /// Users whose access facts (entitlements) are kept in memory, with as many service
+    /// credentials, 0 to 10,000,000 (0: none). A kept value is never served once a write of
+    /// any instance may have changed it; about 300 bytes each.
+    #[arg(long, env = "ROSTER_ACCESS_CACHE_USERS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000), global = true)]
+    pub access_cache_users: u64,
+
     /// How email is sent.
     #[command(flatten)]
     pub email: EmailSettings,
@@ -185,6 +191,7 @@ impl Settings {
             public_url: None,
             activity_flush_seconds: 10,
             oidc_min_refetch_seconds: 10,
+            access_cache_users: 100_000,
             email: EmailSettings::outbox(std::env::temp_dir().join("roster-outbox")),
         }
     }
@@ -230,6 +237,7 @@ impl fmt::Debug for Settings {
             .field("bootstrap_admin_email", &self.bootstrap_admin_email.as_str())
             .field("public_url", &self.public_url)
             .field("activity_flush_seconds", &self.activity_flush_seconds)
+            .field("access_cache_users", &self.access_cache_users)
             .field("email", &self.email)
             .finish()
     }

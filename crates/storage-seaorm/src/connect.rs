@@ -9,6 +9,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection
 
 use crate::transaction::begin_write;
 
+/// Connections idle longer than this are pinged before they are used again.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// How the pool is sized; the defaults suit one instance on a small machine.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -39,6 +42,10 @@ pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection
         .max_connections(pool.max_connections)
         .min_connections(1)
         .acquire_timeout(pool.acquire_timeout)
+        // A round trip less per statement outside a transaction, and per transaction: a
+        // connection is pinged before use only after it sat idle (and may have been dropped
+        // by the server or the network meanwhile).
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)

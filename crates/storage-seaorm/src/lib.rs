@@ -7,6 +7,7 @@
 
 mod audit;
 mod budgets;
+mod cache;
 mod connect;
 mod entities;
 mod invitations;
@@ -35,6 +36,11 @@ pub struct Store {
     /// Users this process stored in batches since it last refreshed their statistics
     /// (PostgreSQL; see `users::batch`).
     grown: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// What the AI gateway reads on every request, kept in memory (off unless
+    /// [`with_access_cache`](Self::with_access_cache) turned it on).
+    cache: cache::AccessCache,
+    /// The queue of this process's metering operations (see `budgets::ledger`).
+    batches: std::sync::Arc<budgets::Batches>,
 }
 
 impl Store {
@@ -42,7 +48,23 @@ impl Store {
     #[must_use]
     pub fn new(db: DatabaseConnection) -> Self {
         let writers = transaction::writers_for(&db);
-        Self { db, limits: ListLimits::default(), writers, grown: std::sync::Arc::default() }
+        let cache = cache::AccessCache::new(0);
+        let batches = std::sync::Arc::new(budgets::Batches::new(db.get_database_backend()));
+        Self { db, limits: ListLimits::default(), writers, grown: std::sync::Arc::default(), cache, batches }
+    }
+
+    /// This store, keeping the access facts of up to `users` users (and as many service
+    /// credentials) in memory: what `GET /v1/users/{id}/entitlements` and the gateway's
+    /// authentication read on every request. A kept value is never served once a write of any
+    /// instance may have changed it (see the `cache` module); 0 keeps nothing. Must be called
+    /// within a Tokio runtime: it starts the task that learns of other instances' writes.
+    #[must_use]
+    pub fn with_access_cache(self, users: usize) -> Self {
+        let cache = cache::AccessCache::new(users);
+        if users > 0 {
+            cache::sync::spawn(&self.db, self.writers.clone(), &cache);
+        }
+        Self { cache, ..self }
     }
 
     /// This store with other list thresholds (tests use small ones to reach every strategy).
@@ -59,6 +81,13 @@ impl Store {
         let db = connect(url, pool).await?;
         migrate(&db).await?;
         Ok(Self::new(db))
+    }
+
+    /// Whether the access cache serves from memory now: it is on and learns of other
+    /// instances' writes (the notification connection is up, or the SQLite change counter reads).
+    #[must_use]
+    pub fn access_cache_is_live(&self) -> bool {
+        self.cache.is_live()
     }
 
     /// Which database this is.

@@ -14,6 +14,7 @@ use sea_orm::{ColumnTrait as _, ConnectionTrait as _, EntityTrait as _, QueryFil
 
 use crate::Store;
 use crate::audit::insert_event;
+use crate::cache::Lookup;
 use crate::entities::license_kinds::{self, Column, Entity};
 use crate::transaction::{WriteTxn, corrupt, is_unique_violation, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
@@ -155,13 +156,20 @@ impl LicenseRepository for Store {
         user: UserId,
         now: roster_domain::Timestamp,
     ) -> Result<Option<AccessFacts>, StoreError> {
+        let ticket = match self.cache.facts(tenant, user, now) {
+            Lookup::Hit(facts) => return Ok(Some(facts)),
+            Lookup::Miss(ticket) => ticket,
+        };
+        // With the first expiry of the user's live reservations: the facts hold until then.
         let sql = format!(
-            "SELECT u.role, u.status, u.license_id, k.name AS license_name, {}
+            "SELECT u.role, u.status, u.license_id, k.name AS license_name, {},
+             (SELECT MIN(r.expires_at) FROM reservations r
+              WHERE r.user_id = u.id AND r.status = 'active' AND r.expires_at > ?) AS next_expiry
              FROM users u LEFT JOIN license_kinds k ON k.id = u.license_id LEFT JOIN budgets b ON b.user_id = u.id
              WHERE u.tenant_id = ? AND u.id = ?",
             crate::budgets::live_budget_columns("b_")
         );
-        let values = [now.into(), tenant.as_uuid().into(), user.as_uuid().into()];
+        let values = [now.into(), now.into(), tenant.as_uuid().into(), user.as_uuid().into()];
         let statement = raw(self.db.get_database_backend(), &sql, values);
         let Some(row) = self.db.query_one_raw(statement).await.map_err(unexpected)? else { return Ok(None) };
         let role: String = row.try_get("", "role").map_err(unexpected)?;
@@ -177,12 +185,17 @@ impl LicenseRepository for Store {
         };
         let has_budget: Option<String> = row.try_get("", "b_period").map_err(unexpected)?;
         let budget = if has_budget.is_some() { Some(crate::budgets::from_row(&row, "b_")?) } else { None };
-        Ok(Some(AccessFacts {
+        let next_expiry: Option<roster_domain::Timestamp> = row.try_get("", "next_expiry").map_err(unexpected)?;
+        let facts = AccessFacts {
             role: role.parse::<Role>().map_err(|e| corrupt("user role", e))?,
             status: status.parse::<UserStatus>().map_err(|e| corrupt("user status", e))?,
             license,
             budget,
-        }))
+        };
+        if let Some(ticket) = ticket {
+            self.cache.keep_facts(ticket, tenant, user, facts.clone(), next_expiry);
+        }
+        Ok(Some(facts))
     }
 
     async fn user_counts(&self, tenant: TenantId) -> Result<Vec<(Role, UserStatus, u64)>, StoreError> {

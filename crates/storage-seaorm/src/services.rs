@@ -11,6 +11,7 @@ use sea_orm::{ConnectionTrait as _, QueryResult, Value};
 
 use crate::Store;
 use crate::audit::insert_event;
+use crate::cache::Lookup;
 use crate::transaction::{corrupt, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
 
@@ -93,9 +94,17 @@ impl ServiceCredentialRepository for Store {
     }
 
     async fn authenticate_service(&self, hash: &TokenHash) -> Result<Option<ServiceCredential>, StoreError> {
+        let ticket = match self.cache.service(&hash.0) {
+            Lookup::Hit(credential) => return Ok(Some(credential)),
+            Lookup::Miss(ticket) => ticket,
+        };
         let sql = format!("SELECT {COLUMNS} FROM service_credentials WHERE hash = ?");
         let statement = raw(self.backend(), &sql, [hash.as_bytes().to_vec().into()]);
         let row = self.db.query_one_raw(statement).await.map_err(unexpected)?;
-        row.as_ref().map(from_row).transpose()
+        let credential = row.as_ref().map(from_row).transpose()?;
+        if let (Some(ticket), Some(credential)) = (ticket, &credential) {
+            self.cache.keep_service(ticket, credential.clone());
+        }
+        Ok(credential)
     }
 }

@@ -12,6 +12,7 @@ use sea_orm::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Store;
+use crate::cache::{AccessCache, Changed, sync};
 
 /// A write transaction and, on SQLite, this process's turn to write.
 ///
@@ -21,9 +22,12 @@ use crate::Store;
 /// Taking turns in the process (a fair, first-come first-served queue) before `BEGIN IMMEDIATE`
 /// keeps the database lock busy without waiting in it. Correctness still rests on SQLite's lock
 /// alone (another process writing the same file is serialised by it as before).
+///
+/// Its commit tells the caches of every instance what it changed (see [`crate::cache`]).
 #[derive(Debug)]
 pub(crate) struct WriteTxn {
     txn: DatabaseTransaction,
+    cache: AccessCache,
     _turn: Option<OwnedSemaphorePermit>,
 }
 
@@ -36,9 +40,25 @@ impl Deref for WriteTxn {
 }
 
 impl WriteTxn {
-    /// Commits, then gives the turn to the next writer.
+    /// Commits a change that may have changed anything cached, then gives the turn to the next
+    /// writer.
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        self.commit_changed(Changed::Anything).await
+    }
+
+    /// Commits what `changed` says this transaction changed: other instances learn of it from
+    /// the database (in the same transaction), and this store's cache forgets it once
+    /// committed. Then gives the turn to the next writer.
+    pub(crate) async fn commit_changed(self, changed: Changed<'_>) -> Result<(), DbErr> {
+        let counter = sync::announce(&self.txn, &self.cache, changed).await?;
+        let committed = self.txn.commit().await;
+        if let (Ok(()), Some(counter)) = (&committed, counter) {
+            // Still during this process's write turn, as the change counter's poll requires.
+            self.cache.counter().store(counter, std::sync::atomic::Ordering::Release);
+        }
+        // Also when the commit failed: it may have committed all the same.
+        self.cache.invalidate(changed);
+        committed
     }
 }
 
@@ -55,7 +75,7 @@ impl Store {
             Some(writers) => Some(writers.clone().acquire_owned().await.expect("the writers' queue is never closed")),
             None => None,
         };
-        Ok(WriteTxn { txn: begin_write(&self.db).await?, _turn: turn })
+        Ok(WriteTxn { txn: begin_write(&self.db).await?, cache: self.cache.clone(), _turn: turn })
     }
 }
 

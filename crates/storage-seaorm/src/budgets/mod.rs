@@ -8,6 +8,9 @@
 
 mod counters;
 mod ledger;
+mod locked;
+
+pub(crate) use ledger::Batches;
 
 use async_trait::async_trait;
 use chrono::{Datelike as _, NaiveDate};
@@ -270,7 +273,7 @@ impl BudgetRepository for Store {
             (None, Some(policy)) => {
                 // Reservations the user holds already are held under the new budget too (their
                 // commit or release gives them back from it); those expired are marked so.
-                ledger::expire_reservations(&txn, user, now).await?;
+                ledger::expire_reservations(&txn, &std::collections::BTreeSet::from([user]), now).await?;
                 let held = "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS held FROM reservations \
                             WHERE user_id = ? AND status = 'active' AND expires_at > ?";
                 let row = txn

@@ -24,6 +24,7 @@ pub(crate) use governed::{Stored, check_actor, is_active, lock_and_check, lock_t
 
 use crate::Store;
 use crate::audit::insert_event;
+use crate::cache::Changed;
 use crate::entities::users;
 use crate::tokens::revoke_tokens;
 use crate::transaction::{is_unique_violation, raw, unexpected};
@@ -134,7 +135,7 @@ impl UserRepository for Store {
             let statement = raw(txn.get_database_backend(), &sql, values);
             txn.execute_raw(statement).await.map_err(unexpected)?;
         }
-        txn.commit().await.map_err(unexpected)
+        txn.commit_changed(Changed::Nothing).await.map_err(unexpected)
     }
 }
 

@@ -1,12 +1,14 @@
 //! Storage behaviour on SQLite and PostgreSQL, with the real migrations. Every test body runs
 //! on both databases (see `roster_storage::on_both_databases!`).
 
+mod access_cache;
 mod activity;
 mod audit;
 mod batch;
 mod budgets;
 mod fixtures;
 mod governance;
+mod group_commit;
 mod invitations;
 mod ledger;
 mod licenses;

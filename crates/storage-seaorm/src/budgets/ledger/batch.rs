@@ -1,0 +1,264 @@
+//! One transaction for a batch of reservations, commits and releases: everything the batch
+//! touches is read and locked with a handful of statements (budgets first, in user order, then
+//! reservations), each operation is judged in turn in memory with the domain's rules (as if
+//! they had come one after the other), and the outcome is written back with one statement per
+//! table. A batch of one is the same code.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use roster_domain::budget::{Budget, Credits, MAX_CREDITS};
+use roster_domain::usage::{
+    CommitOutcome, IdempotencyKey, Metrics, ReleaseOutcome, Reservation, ReservationStatus, ReserveOutcome,
+    ReserveRequest,
+};
+use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
+use sea_orm::DatabaseTransaction;
+
+use super::rows::{self, Holder};
+use crate::Store;
+use crate::budgets::counters::Usage;
+use crate::budgets::locked::{lock_budgets, write_budgets};
+use crate::cache::Changed;
+use crate::transaction::unexpected;
+
+/// An operation on the ledger.
+#[derive(Debug)]
+pub(super) enum Op {
+    Reserve(ReserveRequest),
+    Commit { tenant: TenantId, id: ReservationId, credits: Credits, metrics: Metrics },
+    Release { tenant: TenantId, id: ReservationId },
+}
+
+/// The outcome of an [`Op`] of the same kind.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    Reserve(ReserveOutcome),
+    Commit(CommitOutcome),
+    Release(ReleaseOutcome),
+}
+
+/// Why a batch wrote nothing.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// A concurrent transaction took the idempotency key of a reservation of the batch: run
+    /// again, to answer with that reservation.
+    KeyTaken,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Runs `ops` in one transaction at `now`; one outcome per op, in order, all committed.
+pub(super) async fn run(store: &Store, ops: &[&Op], now: Timestamp) -> Result<Vec<Outcome>, Failure> {
+    let txn = store.begin_write().await.map_err(unexpected)?;
+    let mut ledger = Ledger::load(&txn, ops, now).await?;
+    let outcomes = ops.iter().map(|op| ledger.apply(op)).collect();
+    let changed = ledger.write(&txn).await?;
+    let changed = if changed.is_empty() { Changed::Nothing } else { Changed::Budgets(&changed) };
+    txn.commit_changed(changed).await.map_err(unexpected)?;
+    Ok(outcomes)
+}
+
+/// Credits, never beyond the most an amount may hold.
+fn clamp(value: i64) -> Credits {
+    Credits::new(value.clamp(0, MAX_CREDITS)).expect("clamped")
+}
+
+/// What a batch reads, changes in memory, and writes back.
+#[derive(Debug)]
+struct Ledger {
+    now: Timestamp,
+    /// The budgets of the batch's users (locked), judged at `now`.
+    budgets: HashMap<UserId, Budget>,
+    /// Those whose budget is written back.
+    judged: BTreeSet<UserId>,
+    /// The users who reserve.
+    holders: HashMap<UserId, Holder>,
+    reservations: HashMap<ReservationId, Reservation>,
+    by_key: HashMap<(TenantId, IdempotencyKey), ReservationId>,
+    created: Vec<ReservationId>,
+    closed: BTreeSet<ReservationId>,
+    usage: Usage,
+}
+
+impl Ledger {
+    async fn load(txn: &DatabaseTransaction, ops: &[&Op], now: Timestamp) -> Result<Self, StoreError> {
+        let mut ids = BTreeSet::new();
+        let mut reserving = BTreeSet::new();
+        let mut keys: BTreeMap<TenantId, BTreeSet<&IdempotencyKey>> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Reserve(request) => {
+                    reserving.insert(request.user);
+                    keys.entry(request.tenant).or_default().insert(&request.key);
+                }
+                Op::Commit { id, .. } | Op::Release { id, .. } => {
+                    ids.insert(*id);
+                }
+            }
+        }
+        let owners = rows::owners(txn, &ids).await?;
+        let users: BTreeSet<UserId> = reserving.iter().chain(owners.values()).copied().collect();
+        let mut budgets = lock_budgets(txn, &users).await?;
+        for budget in budgets.values_mut() {
+            *budget = budget.at(now);
+        }
+        // Only held credits can have expired: users holding none have nothing to release.
+        let holding: BTreeSet<UserId> = reserving
+            .iter()
+            .filter(|user| budgets.get(user).is_some_and(|b| b.reserved > Credits::ZERO))
+            .copied()
+            .collect();
+        let mut judged = BTreeSet::new();
+        for (user, credits) in rows::expire_reservations(txn, &holding, now).await? {
+            if let Some(budget) = budgets.get_mut(&user) {
+                budget.reserved = clamp(budget.reserved.get() - credits);
+                judged.insert(user);
+            }
+        }
+        let found = rows::lock_reservations(txn, &ids, &keys).await?;
+        let by_key = found.iter().map(|r| ((r.tenant, r.key.clone()), r.id)).collect();
+        let reservations = found.into_iter().map(|r| (r.id, r)).collect();
+        let holders = rows::holders(txn, &reserving).await?;
+        Ok(Self {
+            now,
+            budgets,
+            judged,
+            holders,
+            reservations,
+            by_key,
+            created: Vec::new(),
+            closed: BTreeSet::new(),
+            usage: Usage::default(),
+        })
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        match op {
+            Op::Reserve(request) => Outcome::Reserve(self.reserve(request)),
+            Op::Commit { tenant, id, credits, metrics } => {
+                Outcome::Commit(self.commit(*tenant, *id, *credits, metrics))
+            }
+            Op::Release { tenant, id } => Outcome::Release(self.release(*tenant, *id)),
+        }
+    }
+
+    fn reserve(&mut self, request: &ReserveRequest) -> ReserveOutcome {
+        if let Some(id) = self.by_key.get(&(request.tenant, request.key.clone())) {
+            let existing = &self.reservations[id];
+            if existing.user != request.user || existing.credits != request.credits {
+                return ReserveOutcome::KeyReused;
+            }
+            let budget = self.budgets.get(&request.user).copied();
+            return ReserveOutcome::Reserved { reservation: existing.clone(), budget };
+        }
+        let Some(holder) = self.holders.get(&request.user).filter(|h| h.tenant == request.tenant) else {
+            return ReserveOutcome::UserNotFound;
+        };
+        if holder.status != UserStatus::Active {
+            return ReserveOutcome::UserInactive;
+        }
+        if !holder.licensed {
+            return ReserveOutcome::NoLicense;
+        }
+        let budget = match self.budgets.get_mut(&request.user) {
+            None => None,
+            Some(budget) => {
+                self.judged.insert(request.user);
+                if !budget.admits(request.credits) {
+                    return ReserveOutcome::Exceeded { budget: *budget };
+                }
+                budget.reserved = clamp(budget.reserved.get() + request.credits.get());
+                Some(*budget)
+            }
+        };
+        let reservation = Reservation {
+            id: ReservationId::new(),
+            tenant: request.tenant,
+            user: request.user,
+            key: request.key.clone(),
+            credits: request.credits,
+            status: ReservationStatus::Active,
+            committed: None,
+            created_at: self.now,
+            expires_at: self.now + request.ttl.as_delta(),
+        };
+        self.by_key.insert((reservation.tenant, reservation.key.clone()), reservation.id);
+        self.created.push(reservation.id);
+        self.reservations.insert(reservation.id, reservation.clone());
+        ReserveOutcome::Reserved { reservation, budget }
+    }
+
+    fn commit(&mut self, tenant: TenantId, id: ReservationId, credits: Credits, metrics: &Metrics) -> CommitOutcome {
+        let Some(reservation) = self.reservations.get_mut(&id).filter(|r| r.tenant == tenant) else {
+            return CommitOutcome::NotFound;
+        };
+        match reservation.status {
+            ReservationStatus::Committed if reservation.committed == Some(credits) => {
+                let budget = self.budgets.get(&reservation.user).copied();
+                return CommitOutcome::Committed { reservation: reservation.clone(), budget };
+            }
+            ReservationStatus::Committed | ReservationStatus::Released => {
+                return CommitOutcome::Closed(reservation.clone());
+            }
+            // An expired reservation's work was done all the same: its use is recorded.
+            ReservationStatus::Active | ReservationStatus::Expired => {}
+        }
+        let held = if reservation.status == ReservationStatus::Active { reservation.credits } else { Credits::ZERO };
+        let budget = self.budgets.get_mut(&reservation.user).map(|budget| {
+            budget.reserved = clamp(budget.reserved.get() - held.get());
+            budget.consumed = clamp(budget.consumed.get().saturating_add(credits.get()));
+            *budget
+        });
+        if budget.is_some() {
+            self.judged.insert(reservation.user);
+        }
+        reservation.status = ReservationStatus::Committed;
+        reservation.committed = Some(credits);
+        self.closed.insert(id);
+        // The committed reservation is the ledger's record of this use; the counters add it up.
+        self.usage.add(tenant, reservation.user, self.now.date_naive(), credits.get(), metrics);
+        CommitOutcome::Committed { reservation: reservation.clone(), budget }
+    }
+
+    fn release(&mut self, tenant: TenantId, id: ReservationId) -> ReleaseOutcome {
+        let Some(reservation) = self.reservations.get_mut(&id).filter(|r| r.tenant == tenant) else {
+            return ReleaseOutcome::NotFound;
+        };
+        match reservation.status {
+            ReservationStatus::Committed => return ReleaseOutcome::Committed(reservation.clone()),
+            ReservationStatus::Released | ReservationStatus::Expired => {
+                return ReleaseOutcome::Released(reservation.clone());
+            }
+            ReservationStatus::Active => {}
+        }
+        if let Some(budget) = self.budgets.get_mut(&reservation.user) {
+            budget.reserved = clamp(budget.reserved.get() - reservation.credits.get());
+            self.judged.insert(reservation.user);
+        }
+        reservation.status = ReservationStatus::Released;
+        self.closed.insert(id);
+        ReleaseOutcome::Released(reservation.clone())
+    }
+
+    /// Writes what changed; returns the users whose budget or reservations changed.
+    async fn write(&self, txn: &DatabaseTransaction) -> Result<Vec<UserId>, Failure> {
+        let created: Vec<&Reservation> = self.created.iter().map(|id| &self.reservations[id]).collect();
+        if rows::insert_reservations(txn, &created).await? < created.len() {
+            return Err(Failure::KeyTaken);
+        }
+        let closed: Vec<&Reservation> =
+            self.closed.iter().filter(|id| !self.created.contains(id)).map(|id| &self.reservations[id]).collect();
+        rows::close_reservations(txn, &closed, self.now).await?;
+        let budgets: Vec<(UserId, Budget)> = self.judged.iter().map(|user| (*user, self.budgets[user])).collect();
+        write_budgets(txn, &budgets, self.now).await?;
+        self.usage.write(txn).await?;
+        let mut changed: BTreeSet<UserId> = self.judged.clone();
+        changed.extend(created.iter().chain(&closed).map(|r| r.user));
+        Ok(changed.into_iter().collect())
+    }
+}

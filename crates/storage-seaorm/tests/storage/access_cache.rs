@@ -1,0 +1,171 @@
+//! The access cache: what the gateway reads on every request (a user's access facts, a service
+//! credential) is served from memory, but never once a write of this store or of another one
+//! (another instance, another process on the same SQLite file) may have changed it, nor after
+//! the user's first live reservation expires.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use roster_domain::ports::{AccessFacts, LicenseRepository as _, ServiceCredentialRepository as _};
+use roster_domain::service::{Scope, ServiceCredential, ServiceName};
+use roster_domain::{Actor, AuditAction, AuditEvent, Timestamp, User, UserStatus};
+use roster_storage::testing::TestDatabase;
+use roster_storage::{PoolSettings, Store, on_both_databases};
+use sea_orm::ConnectionTrait as _;
+
+use crate::fixtures::{add_budgeted, add_license, change, granted, hard, now, reserve, statement, tenant};
+
+/// `db`'s store with the access cache on, once it serves from memory.
+async fn cached(store: &Store) -> Store {
+    let store = store.clone().with_access_cache(1000);
+    for _ in 0..200 {
+        if store.access_cache_is_live() {
+            return store;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the access cache never became live");
+}
+
+/// Another instance on `db` (its own pool, its own process-wide state).
+async fn another_instance(db: &TestDatabase) -> Store {
+    Store::open(&db.url, PoolSettings::default()).await.expect("a second store")
+}
+
+/// An active, licensed user of `acme` with a hard budget of 1000.
+async fn spender(store: &Store) -> User {
+    let acme = tenant(store, "acme").await;
+    let kind = add_license(store, &acme, "Pro", 5).await;
+    add_budgeted(store, &acme, "spender@example.com", &kind, hard(1000), now()).await
+}
+
+async fn facts(store: &Store, user: &User, at: Timestamp) -> AccessFacts {
+    store.access_facts(user.tenant, user.id, at).await.unwrap().expect("the user exists")
+}
+
+/// Changes the user's status behind every store's back (raw SQL, which tells no cache).
+async fn sneak_status(db: &TestDatabase, user: &User, status: UserStatus) {
+    let sql = "UPDATE users SET status = ? WHERE id = ?";
+    let values = [status.as_str().into(), user.id.as_uuid().into()];
+    db.store.connection().execute_raw(statement(db.backend(), sql, values)).await.unwrap();
+}
+
+/// Reads the facts of `user` through `store` until `done` holds, for up to 5 s.
+async fn eventually(store: &Store, user: &User, done: impl Fn(&AccessFacts) -> bool) -> AccessFacts {
+    for _ in 0..500 {
+        let read = facts(store, user, now()).await;
+        if done(&read) {
+            return read;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the cache kept serving what another store changed");
+}
+
+async fn facts_are_served_from_memory_until_this_store_writes(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let user = spender(&store).await;
+    assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Active);
+    sneak_status(&db, &user, UserStatus::Invited).await;
+    assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Active, "served from memory");
+    assert_eq!(facts(&db.store, &user, now()).await.status, UserStatus::Invited, "a store without cache reads");
+
+    sneak_status(&db, &user, UserStatus::Active).await;
+    let deactivated = user.deactivated(now());
+    change(&store, &user, &deactivated, AuditAction::UserDeactivated).await.unwrap();
+    assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Deactivated, "at once after the write");
+}
+
+async fn a_reservation_changes_the_budget_served_at_once(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let user = spender(&store).await;
+    assert_eq!(facts(&store, &user, now()).await.budget.unwrap().reserved.get(), 0);
+    granted(reserve(&store, &user, "work", 70, now()).await);
+    assert_eq!(facts(&store, &user, now()).await.budget.unwrap().reserved.get(), 70);
+}
+
+async fn what_another_instance_writes_is_not_served_for_long(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let other = another_instance(&db).await;
+    let user = spender(&other).await;
+    assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Active);
+
+    granted(reserve(&other, &user, "elsewhere", 40, now()).await);
+    eventually(&store, &user, |facts| facts.budget.is_some_and(|budget| budget.reserved.get() == 40)).await;
+
+    let deactivated = user.deactivated(now());
+    change(&other, &user, &deactivated, AuditAction::UserDeactivated).await.unwrap();
+    eventually(&store, &user, |facts| facts.status == UserStatus::Deactivated).await;
+}
+
+async fn facts_are_not_served_past_the_expiry_of_a_live_reservation(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let user = spender(&store).await;
+    let start = now();
+    let held = granted(reserve(&store, &user, "short", 30, start).await);
+    let reserved = |facts: AccessFacts| facts.budget.unwrap().reserved.get();
+    assert_eq!(reserved(facts(&store, &user, start + TimeDelta::seconds(1)).await), 30);
+    assert_eq!(reserved(facts(&store, &user, start + TimeDelta::seconds(2)).await), 30);
+    assert_eq!(reserved(facts(&store, &user, held.expires_at).await), 0, "expired: no longer held");
+}
+
+async fn a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let other = cached(&another_instance(&db).await).await;
+    let acme = tenant(&store, "acme").await;
+    let admin = Actor::user(acme.tenant.id, acme.admin.id, acme.admin.email.clone(), acme.admin.role);
+    let scopes = BTreeSet::from(Scope::ALL);
+    let (credential, secret): (ServiceCredential, _) =
+        ServiceCredential::issue(acme.tenant.id, ServiceName::parse("gateway").unwrap(), scopes, now());
+    let audit = AuditEvent::service_credential_created(&admin, &credential, now());
+    store.insert_credential(&credential, None, &audit).await.unwrap();
+    for instance in [&store, &other] {
+        assert!(instance.authenticate_service(&secret.hash()).await.unwrap().is_some());
+    }
+    let audit = AuditEvent::service_credential_revoked(&admin, &credential, now());
+    store.revoke_credential(acme.tenant.id, credential.id, None, &audit).await.unwrap();
+    assert!(store.authenticate_service(&secret.hash()).await.unwrap().is_none(), "at once on this instance");
+    for _ in 0..500 {
+        if other.authenticate_service(&secret.hash()).await.unwrap().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the other instance kept accepting a revoked credential");
+}
+
+on_both_databases!(
+    facts_are_served_from_memory_until_this_store_writes,
+    a_reservation_changes_the_budget_served_at_once,
+    what_another_instance_writes_is_not_served_for_long,
+    facts_are_not_served_past_the_expiry_of_a_live_reservation,
+    a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon,
+);
+
+/// PostgreSQL: when the notification connection is lost, the cache serves nothing it may have
+/// missed news of; it listens again and serves from memory again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_notification_connection_is_replaced_and_what_was_missed_is_not_served() {
+    roster_storage::testing::on_postgres(|db: TestDatabase| async move {
+        let store = cached(&db.store).await;
+        let other = another_instance(&db).await;
+        let user = spender(&other).await;
+        assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Active);
+        let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                    WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+        let killed = db.store.connection().query_all_raw(statement(db.backend(), kill, [])).await.unwrap();
+        assert_eq!(killed.len(), 1, "the listening connection");
+        let deactivated = user.deactivated(now());
+        change(&other, &user, &deactivated, AuditAction::UserDeactivated).await.unwrap();
+        eventually(&store, &user, |facts| facts.status == UserStatus::Deactivated).await;
+        for _ in 0..500 {
+            if store.access_cache_is_live() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the cache never listened again");
+    })
+    .await;
+}
