@@ -77,13 +77,17 @@ async fn bench(args: &GatewayArgs, database: &BenchDatabase) -> Result<(), BoxEr
             users.len(),
             setup.elapsed().as_secs_f64()
         );
-        let duration = Duration::from_secs_f64(args.seconds);
+        // Each case runs unmeasured for `warmup` first, then measured for `seconds`.
+        let (warmup, duration) = (Duration::from_secs_f64(args.warmup), Duration::from_secs_f64(args.seconds));
         let mut measured = Vec::new();
+        analyze(&db).await?;
 
         let hello_url = hello_world().await?;
+        load(&client, std::slice::from_ref(&hello_url), None, args.concurrency, warmup).await?;
         let run = load(&client, &[hello_url], None, args.concurrency, duration).await?;
         measured.push(record("baseline: poem hello-world GET", run.per_second, &run.samples));
 
+        raw_updates(&database.url, args, warmup).await?;
         let (rate, samples) = raw_updates(&database.url, args, duration).await?;
         measured.push(record(
             "baseline: raw single-row UPDATE (autocommit, same database and pool size)",
@@ -93,10 +97,15 @@ async fn bench(args: &GatewayArgs, database: &BenchDatabase) -> Result<(), BoxEr
 
         let urls =
             users.iter().map(|id| base.join(&format!("v1/users/{id}/entitlements"))).collect::<Result<Vec<_>, _>>()?;
+        load(&client, &urls, Some(&key), args.concurrency, warmup).await?;
         let run = load(&client, &urls, Some(&key), args.concurrency, duration).await?;
         measured.push(record("GET /v1/users/{id}/entitlements (service credential)", run.per_second, &run.samples));
 
-        let (rate, samples) = reserve_and_commit(&client, &base, &key, &users, args.concurrency, duration).await?;
+        reserve_and_commit(&client, &base, &key, &users, args.concurrency, warmup, "warmup").await?;
+        // The reservations table grew from nothing: statistics as autovacuum keeps them.
+        analyze(&db).await?;
+        let (rate, samples) =
+            reserve_and_commit(&client, &base, &key, &users, args.concurrency, duration, "bench").await?;
         measured.push(record("reservation + commit pair (two requests)", rate, &samples));
 
         let report = report(args, &version, &measured);
@@ -112,6 +121,14 @@ async fn bench(args: &GatewayArgs, database: &BenchDatabase) -> Result<(), BoxEr
     server.abort();
     db.close_by_ref().await?;
     result
+}
+
+/// Refreshes the planner's statistics, as PostgreSQL's autovacuum (or SQLite's `PRAGMA
+/// optimize`) would in a database that has been running for a while: the benchmark's tables
+/// grow from nothing within seconds.
+async fn analyze(db: &sea_orm::DatabaseConnection) -> Result<(), BoxError> {
+    db.execute_unprepared("ANALYZE").await?;
+    Ok(())
 }
 
 fn record(name: &str, per_second: f64, samples: &Samples) -> Measured {
@@ -213,7 +230,8 @@ async fn raw_updates(url: &str, args: &crate::GatewayArgs, duration: Duration) -
 }
 
 /// `concurrency` clients, each reserving 10 credits for a user (in turn) and committing 7 with
-/// two metrics, for `duration`; returns pairs per second and the latency of each pair.
+/// two metrics, for `duration`; returns pairs per second and the latency of each pair. `run`
+/// names the idempotency keys (`run-worker-n`).
 async fn reserve_and_commit(
     client: &Client,
     base: &Url,
@@ -221,6 +239,7 @@ async fn reserve_and_commit(
     users: &[String],
     concurrency: usize,
     duration: Duration,
+    run: &'static str,
 ) -> Result<(f64, Samples), BoxError> {
     let reserve = base.join("v1/usage/reservations")?;
     let started = Instant::now();
@@ -236,7 +255,7 @@ async fn reserve_and_commit(
                     let user = &users[next % users.len()];
                     let at = Instant::now();
                     let body =
-                        json!({ "user": user, "credits": 10, "idempotency_key": format!("bench-{worker}-{next}") });
+                        json!({ "user": user, "credits": 10, "idempotency_key": format!("{run}-{worker}-{next}") });
                     let held =
                         call(&client, reqwest::Method::POST, reserve.clone(), &key, Some(body), StatusCode::CREATED)
                             .await?;
@@ -264,13 +283,15 @@ fn report(args: &GatewayArgs, version: &str, measured: &[Measured]) -> String {
     let _ = writeln!(
         out,
         "{version}; {} CPUs; {} users, each licensed with a monthly budget. {} concurrent clients for {} s per case \
-         over loopback HTTP/1.1 with keep-alive; the clients, the hello-world server and Roster share the process \
-         and its CPUs (and, for PostgreSQL, the machine with the database). Database pool: {} connections. \
+         (after {} s unmeasured) over loopback HTTP/1.1 with keep-alive; the clients, the hello-world server and \
+         Roster share the process and its CPUs (and, for PostgreSQL, the machine with the database). Planner \
+         statistics refreshed after the setup and after the pairs' warm-up. Database pool: {} connections. \
          Generated {}.\n",
         std::thread::available_parallelism().map_or(0, usize::from),
         args.users,
         args.concurrency,
         args.seconds,
+        args.warmup,
         args.pool,
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
     );

@@ -165,6 +165,10 @@ struct GatewayArgs {
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
 
+    /// Seconds each case runs first, unmeasured (connections open, caches filled, plans made).
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+
     /// Database connections of the application (and of the raw UPDATE baseline).
     #[arg(long, default_value_t = 16)]
     pool: u32,

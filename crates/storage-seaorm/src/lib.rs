@@ -12,12 +12,14 @@ mod connect;
 mod entities;
 mod invitations;
 mod licenses;
+mod listed;
 mod services;
 mod sessions;
 mod tenants;
 mod tokens;
 mod transaction;
 mod users;
+mod writes;
 
 #[cfg(feature = "testing")]
 pub mod testing;

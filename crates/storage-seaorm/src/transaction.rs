@@ -13,6 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Store;
 use crate::cache::{AccessCache, Changed, sync};
+use crate::writes::{Writes, Written};
 
 /// A write transaction and, on SQLite, this process's turn to write.
 ///
@@ -50,9 +51,24 @@ impl WriteTxn {
     /// the database (in the same transaction), and this store's cache forgets it once
     /// committed. Then gives the turn to the next writer.
     pub(crate) async fn commit_changed(self, changed: Changed<'_>) -> Result<(), DbErr> {
-        let counter = sync::announce(&self.txn, &self.cache, changed).await?;
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.txn);
+        let written = self.write(Writes::new(backend), changed).await?;
+        self.commit_written(written, changed).await
+    }
+
+    /// Runs `writes` and the announcement of what the transaction `changed` (see
+    /// [`commit_changed`](Self::commit_changed)) in one round trip; then commit with
+    /// [`commit_written`](Self::commit_written), or drop to roll back.
+    pub(crate) async fn write(&self, mut writes: Writes, changed: Changed<'_>) -> Result<Written, DbErr> {
+        sync::announce(&mut writes, &self.cache, changed);
+        writes.run(&self.txn).await
+    }
+
+    /// Commits a transaction whose changes [`write`](Self::write) announced; this store's cache
+    /// forgets them once committed. Then gives the turn to the next writer.
+    pub(crate) async fn commit_written(self, written: Written, changed: Changed<'_>) -> Result<(), DbErr> {
         let committed = self.txn.commit().await;
-        if let (Ok(()), Some(counter)) = (&committed, counter) {
+        if let (Ok(()), Some(counter)) = (&committed, written.counter) {
             // Still during this process's write turn, as the change counter's poll requires.
             self.cache.counter().store(counter, std::sync::atomic::Ordering::Release);
         }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real application on port 0, a fresh database per test, every test on
 //! SQLite and on PostgreSQL.
 
+mod access_cache;
 mod activity;
 mod audit;
 mod auth;

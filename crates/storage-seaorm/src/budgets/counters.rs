@@ -8,12 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::listed::{Cell, Listed};
+use crate::writes::Writes;
 use chrono::NaiveDate;
 use roster_domain::usage::{MetricName, Metrics};
-use roster_domain::{StoreError, TenantId, UserId};
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, Value};
-
-use crate::transaction::{insert_sql, raw, unexpected};
+use roster_domain::{TenantId, UserId};
 
 /// How many rows a tenant's daily credits are spread over.
 pub(crate) const SHARDS: i16 = 8;
@@ -51,69 +50,67 @@ impl Usage {
         }
     }
 
-    /// Adds it all to the counters in `txn`.
-    pub(crate) async fn write(&self, txn: &DatabaseTransaction) -> Result<(), StoreError> {
-        let totals: Vec<[Value; 4]> = self
-            .totals
-            .iter()
-            .map(|((user, metric), (tenant, value))| {
-                [user.as_uuid().into(), metric.as_str().into(), tenant.as_uuid().into(), (*value).into()]
-            })
-            .collect();
+    /// Adds the writes that add it all to the counters to `writes`.
+    pub(crate) fn write(&self, writes: &mut Writes) {
+        let totals = self.totals.iter().map(|((user, metric), (tenant, value))| {
+            vec![
+                Cell::Uuid(user.as_uuid()),
+                Cell::Text(metric.clone()),
+                Cell::Uuid(tenant.as_uuid()),
+                Cell::Int(*value),
+            ]
+        });
         upsert(
-            txn,
+            writes,
             "usage_totals",
-            &["user_id", "metric", "tenant_id", "value"],
+            &[("user_id", "uuid"), ("metric", "text"), ("tenant_id", "uuid"), ("value", "bigint")],
             "ON CONFLICT (user_id, metric) DO UPDATE SET value = usage_totals.value + excluded.value",
-            &totals,
-        )
-        .await?;
-        let daily: Vec<[Value; 5]> = self
-            .daily
-            .iter()
-            .map(|((user, day, metric), (tenant, value))| {
-                [user.as_uuid().into(), (*day).into(), metric.as_str().into(), tenant.as_uuid().into(), (*value).into()]
-            })
-            .collect();
+            totals,
+        );
+        let daily = self.daily.iter().map(|((user, day, metric), (tenant, value))| {
+            let (user, tenant) = (Cell::Uuid(user.as_uuid()), Cell::Uuid(tenant.as_uuid()));
+            vec![user, Cell::Day(*day), Cell::Text(metric.clone()), tenant, Cell::Int(*value)]
+        });
         upsert(
-            txn,
+            writes,
             "usage_daily",
-            &["user_id", "day", "metric", "tenant_id", "value"],
+            &[("user_id", "uuid"), ("day", "date"), ("metric", "text"), ("tenant_id", "uuid"), ("value", "bigint")],
             "ON CONFLICT (user_id, day, metric) DO UPDATE SET value = usage_daily.value + excluded.value",
-            &daily,
-        )
-        .await?;
-        let tenant: Vec<[Value; 4]> = self
-            .tenant
-            .iter()
-            .map(|((tenant, day, shard), credits)| {
-                [tenant.as_uuid().into(), (*day).into(), (*shard).into(), (*credits).into()]
-            })
-            .collect();
+            daily,
+        );
+        let tenant = self.tenant.iter().map(|((tenant, day, shard), credits)| {
+            vec![Cell::Uuid(tenant.as_uuid()), Cell::Day(*day), Cell::SmallInt(*shard), Cell::Int(*credits)]
+        });
         upsert(
-            txn,
+            writes,
             "usage_tenant_daily",
-            &["tenant_id", "day", "shard", "credits"],
+            &[("tenant_id", "uuid"), ("day", "date"), ("shard", "smallint"), ("credits", "bigint")],
             "ON CONFLICT (tenant_id, day, shard) DO UPDATE SET credits = usage_tenant_daily.credits + excluded.credits",
-            &tenant,
-        )
-        .await
+            tenant,
+        );
     }
 }
 
-/// `INSERT INTO table (columns) VALUES rows... tail`, [`ROWS_PER_STATEMENT`] rows at a time.
-async fn upsert<const N: usize>(
-    txn: &DatabaseTransaction,
+/// Inserts `rows` into `table` (with `tail`, an `ON CONFLICT` clause), [`ROWS_PER_STATEMENT`]
+/// rows at a time.
+fn upsert(
+    writes: &mut Writes,
     table: &str,
-    columns: &[&str; N],
+    columns: &[(&str, &str)],
     tail: &str,
-    rows: &[[Value; N]],
-) -> Result<(), StoreError> {
-    let row = format!("({})", vec!["?"; N].join(", "));
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = insert_sql(table, columns, &row, chunk.len(), tail);
-        let values = chunk.iter().flat_map(|row| row.iter().cloned());
-        txn.execute_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    rows: impl Iterator<Item = Vec<Cell>>,
+) {
+    let mut listed = Listed::new(columns);
+    for row in rows {
+        listed.push(row);
+        if listed.len() == ROWS_PER_STATEMENT {
+            let (sql, values) = listed.insert(writes.backend(), table, tail);
+            writes.push(sql, values);
+            listed = Listed::new(columns);
+        }
     }
-    Ok(())
+    if !listed.is_empty() {
+        let (sql, values) = listed.insert(writes.backend(), table, tail);
+        writes.push(sql, values);
+    }
 }

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use roster_domain::UserId;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sea_orm::{ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::{AccessCache, Changed, WeakCache};
+use crate::writes::Writes;
 
 /// The PostgreSQL notification channel of cache invalidations.
 pub(crate) const CHANNEL: &str = "roster_cache";
@@ -35,28 +36,19 @@ const RETRY: Duration = Duration::from_secs(1);
 /// beyond, the notification says "anything".
 const MAX_NAMED: usize = 200;
 
-/// Just before a write transaction commits: tells the other instances' caches what it changed.
-/// Returns SQLite's change counter as this transaction leaves it.
-///
-/// # Errors
-/// The statement failed (the transaction must not commit then).
-pub(crate) async fn announce(
-    txn: &DatabaseTransaction,
-    cache: &AccessCache,
-    changed: Changed<'_>,
-) -> Result<Option<i64>, DbErr> {
+/// Adds to `writes` what tells the other instances' caches what the transaction changed: on
+/// PostgreSQL a notification, on SQLite the change counter's increment (its new value is
+/// [`Written::counter`](crate::writes::Written::counter)). Must be the last write.
+pub(crate) fn announce(writes: &mut Writes, cache: &AccessCache, changed: Changed<'_>) {
     if matches!(changed, Changed::Nothing) {
-        return Ok(None);
+        return;
     }
-    if txn.get_database_backend() == DbBackend::Postgres {
+    if writes.backend() == DbBackend::Postgres {
         let values = [CHANNEL.into(), payload(cache.instance(), changed).into()];
-        txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_notify($1, $2)", values))
-            .await?;
-        return Ok(None);
+        writes.push_query("SELECT pg_notify(?, ?)".to_owned(), values);
+    } else {
+        writes.push("UPDATE cache_changes SET n = n + 1 RETURNING n".to_owned(), []);
     }
-    let bump = Statement::from_string(DbBackend::Sqlite, "UPDATE cache_changes SET n = n + 1 RETURNING n");
-    let row = txn.query_one_raw(bump).await?;
-    row.map(|row| row.try_get::<i64>("", "n")).transpose()
 }
 
 /// `<instance> *`, or `<instance> <user>,<user>,...`.

@@ -115,7 +115,20 @@ async fn one_key_raced_through_two_stores_is_one_reservation(db: TestDatabase) {
     assert_eq!(count(&db, sql, [user.id.as_uuid().into()]).await, 1);
 }
 
+/// Any visible ASCII is a key, quotes, backslashes and braces included.
+async fn a_key_of_any_visible_characters_is_applied_once(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let kind = add_license(&db.store, &acme, "Pro", 5).await;
+    let user = add_budgeted(&db.store, &acme, "odd@example.com", &kind, hard(1000), now()).await;
+    let key = r#"a"b\c,{d}'e;--"#;
+    let first = granted(reserve(&db.store, &user, key, 10, now()).await);
+    let again = granted(reserve(&db.store, &user, key, 10, now()).await);
+    assert_eq!((again.id, again.key.as_str()), (first.id, key));
+    assert_eq!(held_and_consumed(&db.store, &user).await, (10, 0));
+}
+
 on_both_databases!(
+    a_key_of_any_visible_characters_is_applied_once,
     concurrent_reservations_share_transactions_and_never_exceed_the_limit,
     each_operation_of_a_batch_is_answered_as_if_it_had_been_alone,
     one_key_raced_through_two_stores_is_one_reservation,

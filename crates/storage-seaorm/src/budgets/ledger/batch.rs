@@ -4,7 +4,7 @@
 //! they had come one after the other), and the outcome is written back with one statement per
 //! table. A batch of one is the same code.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use roster_domain::budget::{Budget, Credits, MAX_CREDITS};
 use roster_domain::usage::{
@@ -12,14 +12,15 @@ use roster_domain::usage::{
     ReserveRequest,
 };
 use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend};
 
 use super::rows::{self, Holder};
 use crate::Store;
 use crate::budgets::counters::Usage;
-use crate::budgets::locked::{lock_budgets, write_budgets};
+use crate::budgets::locked::write_budgets;
 use crate::cache::Changed;
 use crate::transaction::unexpected;
+use crate::writes::Writes;
 
 /// An operation on the ledger.
 #[derive(Debug)]
@@ -57,9 +58,15 @@ pub(super) async fn run(store: &Store, ops: &[&Op], now: Timestamp) -> Result<Ve
     let txn = store.begin_write().await.map_err(unexpected)?;
     let mut ledger = Ledger::load(&txn, ops, now).await?;
     let outcomes = ops.iter().map(|op| ledger.apply(op)).collect();
-    let changed = ledger.write(&txn).await?;
+    let mut writes = Writes::new(txn.get_database_backend());
+    let changed = ledger.write(&mut writes);
     let changed = if changed.is_empty() { Changed::Nothing } else { Changed::Budgets(&changed) };
-    txn.commit_changed(changed).await.map_err(unexpected)?;
+    let written = txn.write(writes, changed).await.map_err(unexpected)?;
+    if txn.get_database_backend() == DbBackend::Postgres && written.counted < ledger.created.len() as u64 {
+        // Dropped without commit: nothing of the batch is written.
+        return Err(Failure::KeyTaken);
+    }
+    txn.commit_written(written, changed).await.map_err(unexpected)?;
     Ok(outcomes)
 }
 
@@ -89,21 +96,21 @@ impl Ledger {
     async fn load(txn: &DatabaseTransaction, ops: &[&Op], now: Timestamp) -> Result<Self, StoreError> {
         let mut ids = BTreeSet::new();
         let mut reserving = BTreeSet::new();
-        let mut keys: BTreeMap<TenantId, BTreeSet<&IdempotencyKey>> = BTreeMap::new();
+        let mut keys: BTreeSet<(TenantId, &IdempotencyKey)> = BTreeSet::new();
         for op in ops {
             match op {
                 Op::Reserve(request) => {
                     reserving.insert(request.user);
-                    keys.entry(request.tenant).or_default().insert(&request.key);
+                    keys.insert((request.tenant, &request.key));
                 }
                 Op::Commit { id, .. } | Op::Release { id, .. } => {
                     ids.insert(*id);
                 }
             }
         }
-        let owners = rows::owners(txn, &ids).await?;
-        let users: BTreeSet<UserId> = reserving.iter().chain(owners.values()).copied().collect();
-        let mut budgets = lock_budgets(txn, &users).await?;
+        let (mut budgets, mut holders) = rows::lock_budgets(txn, &reserving, &ids).await?;
+        let unbudgeted: BTreeSet<UserId> = reserving.iter().filter(|u| !holders.contains_key(u)).copied().collect();
+        holders.extend(rows::holders(txn, &unbudgeted).await?);
         for budget in budgets.values_mut() {
             *budget = budget.at(now);
         }
@@ -123,7 +130,6 @@ impl Ledger {
         let found = rows::lock_reservations(txn, &ids, &keys).await?;
         let by_key = found.iter().map(|r| ((r.tenant, r.key.clone()), r.id)).collect();
         let reservations = found.into_iter().map(|r| (r.id, r)).collect();
-        let holders = rows::holders(txn, &reserving).await?;
         Ok(Self {
             now,
             budgets,
@@ -245,20 +251,18 @@ impl Ledger {
         ReleaseOutcome::Released(reservation.clone())
     }
 
-    /// Writes what changed; returns the users whose budget or reservations changed.
-    async fn write(&self, txn: &DatabaseTransaction) -> Result<Vec<UserId>, Failure> {
+    /// Adds what changed to `writes`; returns the users whose budget or reservations changed.
+    fn write(&self, writes: &mut Writes) -> Vec<UserId> {
         let created: Vec<&Reservation> = self.created.iter().map(|id| &self.reservations[id]).collect();
-        if rows::insert_reservations(txn, &created).await? < created.len() {
-            return Err(Failure::KeyTaken);
-        }
+        rows::insert_reservations(writes, &created);
         let closed: Vec<&Reservation> =
             self.closed.iter().filter(|id| !self.created.contains(id)).map(|id| &self.reservations[id]).collect();
-        rows::close_reservations(txn, &closed, self.now).await?;
+        rows::close_reservations(writes, &closed, self.now);
         let budgets: Vec<(UserId, Budget)> = self.judged.iter().map(|user| (*user, self.budgets[user])).collect();
-        write_budgets(txn, &budgets, self.now).await?;
-        self.usage.write(txn).await?;
+        write_budgets(writes, &budgets, self.now);
+        self.usage.write(writes);
         let mut changed: BTreeSet<UserId> = self.judged.clone();
         changed.extend(created.iter().chain(&closed).map(|r| r.user));
-        Ok(changed.into_iter().collect())
+        changed.into_iter().collect()
     }
 }

@@ -7,13 +7,15 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use roster_domain::budget::{Credits, MAX_CREDITS};
 use roster_domain::usage::{EventOutcome, UsageEvent};
 use roster_domain::{StoreError, TenantId, Timestamp, UserId};
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, Value};
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction};
 
 use crate::Store;
 use crate::budgets::counters::Usage;
-use crate::budgets::locked::{lock_budgets, marks, write_budgets};
+use crate::budgets::locked::{lock_budgets, write_budgets};
 use crate::cache::Changed;
-use crate::transaction::{corrupt, insert_sql, raw, unexpected};
+use crate::listed::{Cell, Listed, uuid_in};
+use crate::transaction::{corrupt, raw, unexpected};
+use crate::writes::Writes;
 
 /// Events to one statement.
 const EVENTS_PER_STATEMENT: usize = 500;
@@ -60,11 +62,14 @@ pub(super) async fn record(
             EventOutcome::Recorded
         })
         .collect();
-    let written: Vec<_> = judged.iter().map(|user| (*user, budgets[user])).collect();
-    write_budgets(&txn, &written, now).await?;
-    usage.write(&txn).await?;
-    let changed: Vec<UserId> = judged.into_iter().collect();
-    txn.commit_changed(Changed::Budgets(&changed)).await.map_err(unexpected)?;
+    let mut writes = Writes::new(txn.get_database_backend());
+    let judged: Vec<_> = judged.iter().map(|user| (*user, budgets[user])).collect();
+    write_budgets(&mut writes, &judged, now);
+    usage.write(&mut writes);
+    let changed: Vec<UserId> = judged.iter().map(|(user, _)| *user).collect();
+    let changed = Changed::Budgets(&changed);
+    let written = txn.write(writes, changed).await.map_err(unexpected)?;
+    txn.commit_written(written, changed).await.map_err(unexpected)?;
     Ok(outcomes)
 }
 
@@ -74,9 +79,11 @@ async fn users_of(
     tenant: TenantId,
     users: &BTreeSet<UserId>,
 ) -> Result<BTreeSet<UserId>, StoreError> {
-    let sql = format!("SELECT id FROM users WHERE tenant_id = ? AND id IN ({})", marks(users.len()));
-    let values = std::iter::once(tenant.as_uuid().into()).chain(users.iter().map(|user| user.as_uuid().into()));
-    let rows = txn.query_all_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    let backend = txn.get_database_backend();
+    let mut values = vec![tenant.as_uuid().into()];
+    let listed = uuid_in(backend, "id", users.iter().map(|user| user.as_uuid()), &mut values);
+    let sql = format!("SELECT id FROM users WHERE tenant_id = ? AND {listed}");
+    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     rows.iter().map(|row| Ok(row.try_get::<uuid::Uuid>("", "id").map_err(unexpected)?.into())).collect()
 }
 
@@ -87,30 +94,38 @@ async fn insert_events(
     events: &[&UsageEvent],
     now: Timestamp,
 ) -> Result<HashSet<String>, StoreError> {
+    const COLUMNS: [(&str, &str); 8] = [
+        ("id", "uuid"),
+        ("tenant_id", "uuid"),
+        ("user_id", "uuid"),
+        ("idempotency_key", "text"),
+        ("credits", "bigint"),
+        ("metrics", "text"),
+        ("occurred_at", "timestamptz"),
+        ("recorded_at", "timestamptz"),
+    ];
     let mut sorted = events.to_vec();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    let columns = ["id", "tenant_id", "user_id", "idempotency_key", "credits", "metrics", "occurred_at", "recorded_at"];
     let tail = "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING idempotency_key";
-    let row = format!("({})", marks(columns.len()));
     let mut inserted = HashSet::with_capacity(events.len());
     for chunk in sorted.chunks(EVENTS_PER_STATEMENT) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * columns.len());
+        let mut listed = Listed::new(&COLUMNS);
         for event in chunk {
             let metrics: BTreeMap<&str, u64> =
                 event.metrics.iter().map(|(name, value)| (name.as_str(), value)).collect();
             let metrics = serde_json::to_string(&metrics).map_err(|e| corrupt("usage metrics", e))?;
-            values.extend([
-                uuid::Uuid::now_v7().into(),
-                tenant.as_uuid().into(),
-                event.user.as_uuid().into(),
-                event.key.as_str().into(),
-                event.credits.get().into(),
-                metrics.into(),
-                event.occurred_at.unwrap_or(now).into(),
-                now.into(),
+            listed.push(vec![
+                Cell::Uuid(uuid::Uuid::now_v7()),
+                Cell::Uuid(tenant.as_uuid()),
+                Cell::Uuid(event.user.as_uuid()),
+                Cell::Text(event.key.as_str().to_owned()),
+                Cell::Int(event.credits.get()),
+                Cell::Text(metrics),
+                Cell::Time(event.occurred_at.unwrap_or(now)),
+                Cell::Time(now),
             ]);
         }
-        let sql = insert_sql("usage_events", &columns, &row, chunk.len(), tail);
+        let (sql, values) = listed.insert(txn.get_database_backend(), "usage_events", tail);
         let rows = txn.query_all_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
         for row in &rows {
             inserted.insert(row.try_get::<String>("", "idempotency_key").map_err(unexpected)?);

@@ -1,29 +1,32 @@
 //! Reservation rows: read, locked, inserted, closed and expired, many at a time.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
-use roster_domain::budget::Credits;
+use roster_domain::budget::{Budget, Credits};
 use roster_domain::usage::{IdempotencyKey, Reservation};
 use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Value};
 
-use crate::budgets::locked::marks;
-use crate::transaction::{corrupt, insert_sql, raw, unexpected};
+use crate::budgets::{BUDGET_COLUMNS, from_row};
+use crate::listed::{Cell, Listed, uuid_in, uuid_rows};
+use crate::transaction::{corrupt, raw, unexpected};
+use crate::writes::Writes;
 
-const RESERVATION_COLUMNS: [&str; 9] = [
-    "id",
-    "tenant_id",
-    "user_id",
-    "idempotency_key",
-    "credits",
-    "status",
-    "committed_credits",
-    "created_at",
-    "expires_at",
+/// The columns of a reservation, with their PostgreSQL types.
+const RESERVATION_COLUMNS: [(&str, &str); 9] = [
+    ("id", "uuid"),
+    ("tenant_id", "uuid"),
+    ("user_id", "uuid"),
+    ("idempotency_key", "text"),
+    ("credits", "bigint"),
+    ("status", "text"),
+    ("committed_credits", "bigint"),
+    ("created_at", "timestamptz"),
+    ("expires_at", "timestamptz"),
 ];
 
 fn columns() -> String {
-    RESERVATION_COLUMNS.join(", ")
+    RESERVATION_COLUMNS.map(|(column, _)| column).join(", ")
 }
 
 fn reservation_from_row(row: &QueryResult) -> Result<Reservation, StoreError> {
@@ -47,51 +50,32 @@ fn reservation_from_row(row: &QueryResult) -> Result<Reservation, StoreError> {
     })
 }
 
-/// The user of each of the reservations `ids` that exists (read without a lock: a
-/// reservation's user never changes).
-pub(super) async fn owners(
-    txn: &DatabaseTransaction,
-    ids: &BTreeSet<ReservationId>,
-) -> Result<HashMap<ReservationId, UserId>, StoreError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let sql = format!("SELECT id, user_id FROM reservations WHERE id IN ({})", marks(ids.len()));
-    let values = ids.iter().map(|id| id.as_uuid().into());
-    let rows = txn.query_all_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
-    rows.iter()
-        .map(|row| {
-            let id: uuid::Uuid = row.try_get("", "id").map_err(unexpected)?;
-            let user: uuid::Uuid = row.try_get("", "user_id").map_err(unexpected)?;
-            Ok((id.into(), user.into()))
-        })
-        .collect()
-}
-
-/// The reservations `ids`, and those holding one of `keys` in its tenant, locked until commit
-/// (PostgreSQL, in id order; after the budgets of their users).
+/// The reservations `ids`, and those holding one of `keys` (tenant and key), locked until
+/// commit (PostgreSQL, in id order; after the budgets of their users).
 pub(super) async fn lock_reservations(
     txn: &DatabaseTransaction,
     ids: &BTreeSet<ReservationId>,
-    keys: &BTreeMap<TenantId, BTreeSet<&IdempotencyKey>>,
+    keys: &BTreeSet<(TenantId, &IdempotencyKey)>,
 ) -> Result<Vec<Reservation>, StoreError> {
-    let mut conditions = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
-    if !ids.is_empty() {
-        conditions.push(format!("id IN ({})", marks(ids.len())));
-        values.extend(ids.iter().map(|id| id.as_uuid().into()));
-    }
-    for (tenant, keys) in keys {
-        conditions.push(format!("(tenant_id = ? AND idempotency_key IN ({}))", marks(keys.len())));
-        values.push(tenant.as_uuid().into());
-        values.extend(keys.iter().map(|key| key.as_str().into()));
-    }
-    if conditions.is_empty() {
+    if ids.is_empty() && keys.is_empty() {
         return Ok(Vec::new());
     }
     let backend = txn.get_database_backend();
+    // One set of ids (not an `OR` of two conditions), which PostgreSQL joins to the primary key
+    // whatever the plan's guess at its size.
+    let mut values: Vec<Value> = Vec::new();
+    let ids = uuid_rows(backend, ids.iter().map(|id| id.as_uuid()), &mut values);
+    let mut listed = Listed::new(&[("tenant_id", "uuid"), ("idempotency_key", "text")]);
+    for (tenant, key) in keys {
+        listed.push(vec![Cell::Uuid(tenant.as_uuid()), Cell::Text(key.as_str().to_owned())]);
+    }
+    let keys = listed.table(backend, "k", &mut values);
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT {} FROM reservations WHERE {} ORDER BY id{lock}", columns(), conditions.join(" OR "));
+    let sql = format!(
+        "SELECT {} FROM reservations WHERE id IN ({ids} UNION ALL SELECT r.id FROM reservations r JOIN {keys} \
+         ON r.tenant_id = k.tenant_id AND r.idempotency_key = k.idempotency_key) ORDER BY id{lock}",
+        columns()
+    );
     let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     rows.iter().map(reservation_from_row).collect()
 }
@@ -107,22 +91,55 @@ pub(crate) async fn expire_reservations(
     if users.is_empty() {
         return Ok(released);
     }
+    let backend = txn.get_database_backend();
+    let mut values: Vec<Value> = vec![now.into()];
+    let held_by = uuid_in(backend, "user_id", users.iter().map(|user| user.as_uuid()), &mut values);
+    values.push(now.into());
     let sql = format!(
         "UPDATE reservations SET status = 'expired', closed_at = ? \
-         WHERE user_id IN ({}) AND status = 'active' AND expires_at <= ? RETURNING user_id, credits",
-        marks(users.len())
+         WHERE {held_by} AND status = 'active' AND expires_at <= ? RETURNING user_id, credits"
     );
-    let values: Vec<Value> = std::iter::once(now.into())
-        .chain(users.iter().map(|user| user.as_uuid().into()))
-        .chain(std::iter::once(now.into()))
-        .collect();
-    let rows = txn.query_all_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     for row in &rows {
         let user: uuid::Uuid = row.try_get("", "user_id").map_err(unexpected)?;
         let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
         *released.entry(UserId::from(user)).or_default() += credits;
     }
     Ok(released)
+}
+
+/// The budgets of the users who reserve and of those holding the reservations `ids`, locked
+/// until commit, in user order (`FOR UPDATE` on PostgreSQL; SQLite's write lock is the
+/// transaction's already), each with what a reservation needs of its user.
+pub(super) async fn lock_budgets(
+    txn: &DatabaseTransaction,
+    reserving: &BTreeSet<UserId>,
+    ids: &BTreeSet<ReservationId>,
+) -> Result<(HashMap<UserId, Budget>, HashMap<UserId, Holder>), StoreError> {
+    let (mut budgets, mut holders) = (HashMap::new(), HashMap::new());
+    if reserving.is_empty() && ids.is_empty() {
+        return Ok((budgets, holders));
+    }
+    let backend = txn.get_database_backend();
+    // One set of users (not an `OR` of two conditions), which PostgreSQL joins to the budgets'
+    // key whatever the plan's guess at its size.
+    let mut values: Vec<Value> = Vec::new();
+    let reserving = uuid_rows(backend, reserving.iter().map(|user| user.as_uuid()), &mut values);
+    let held = uuid_in(backend, "id", ids.iter().map(|id| id.as_uuid()), &mut values);
+    let lock = if backend == DbBackend::Postgres { " FOR UPDATE OF b" } else { "" };
+    let columns: Vec<String> = BUDGET_COLUMNS.split(", ").map(|column| format!("b.{column}")).collect();
+    let sql = format!(
+        "SELECT b.user_id, {}, u.tenant_id, u.status, u.license_id FROM budgets b JOIN users u ON u.id = b.user_id \
+         WHERE b.user_id IN ({reserving} UNION ALL SELECT user_id FROM reservations WHERE {held}) \
+         ORDER BY b.user_id{lock}",
+        columns.join(", ")
+    );
+    for row in txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)? {
+        let user: UserId = row.try_get::<uuid::Uuid>("", "user_id").map_err(unexpected)?.into();
+        budgets.insert(user, from_row(&row, "")?);
+        holders.insert(user, holder_from_row(&row)?);
+    }
+    Ok((budgets, holders))
 }
 
 /// What a reservation needs of its user.
@@ -141,70 +158,77 @@ pub(super) async fn holders(
     if users.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!("SELECT id, tenant_id, status, license_id FROM users WHERE id IN ({})", marks(users.len()));
-    let values = users.iter().map(|user| user.as_uuid().into());
-    let rows = txn.query_all_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
+    let backend = txn.get_database_backend();
+    let mut values = Vec::new();
+    let listed = uuid_in(backend, "id", users.iter().map(|user| user.as_uuid()), &mut values);
+    let sql = format!("SELECT id, tenant_id, status, license_id FROM users WHERE {listed}");
+    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     rows.iter()
         .map(|row| {
             let id: uuid::Uuid = row.try_get("", "id").map_err(unexpected)?;
-            let tenant: uuid::Uuid = row.try_get("", "tenant_id").map_err(unexpected)?;
-            let status: String = row.try_get("", "status").map_err(unexpected)?;
-            let license: Option<uuid::Uuid> = row.try_get("", "license_id").map_err(unexpected)?;
-            let status = status.parse().map_err(|e| corrupt("user status", e))?;
-            Ok((id.into(), Holder { tenant: tenant.into(), status, licensed: license.is_some() }))
+            Ok((id.into(), holder_from_row(row)?))
         })
         .collect()
 }
 
-/// Inserts `reservations`, in (tenant, key) order; returns how many were inserted: fewer than
-/// given when a concurrent transaction took one of their keys (nothing else is written then).
-pub(super) async fn insert_reservations(
-    txn: &DatabaseTransaction,
-    reservations: &[&Reservation],
-) -> Result<usize, StoreError> {
+fn holder_from_row(row: &QueryResult) -> Result<Holder, StoreError> {
+    let tenant: uuid::Uuid = row.try_get("", "tenant_id").map_err(unexpected)?;
+    let status: String = row.try_get("", "status").map_err(unexpected)?;
+    let license: Option<uuid::Uuid> = row.try_get("", "license_id").map_err(unexpected)?;
+    let status = status.parse().map_err(|e| corrupt("user status", e))?;
+    Ok(Holder { tenant: tenant.into(), status, licensed: license.is_some() })
+}
+
+/// Adds to `writes` the insert of `reservations`, in (tenant, key) order. On PostgreSQL, a key
+/// a concurrent transaction took inserts nothing: [`Written::counted`](crate::writes::Written)
+/// counts those inserted. On SQLite no other transaction writes meanwhile (the keys were read
+/// under the write lock), and a taken key fails the statement.
+pub(super) fn insert_reservations(writes: &mut Writes, reservations: &[&Reservation]) {
     if reservations.is_empty() {
-        return Ok(0);
+        return;
     }
     let mut sorted = reservations.to_vec();
     sorted.sort_by(|a, b| (a.tenant, &a.key).cmp(&(b.tenant, &b.key)));
-    let row = format!("({})", marks(RESERVATION_COLUMNS.len()));
-    let tail = "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id";
-    let sql = insert_sql("reservations", &RESERVATION_COLUMNS, &row, sorted.len(), tail);
-    let values = sorted.iter().flat_map(|r| -> [Value; 9] {
-        [
-            r.id.as_uuid().into(),
-            r.tenant.as_uuid().into(),
-            r.user.as_uuid().into(),
-            r.key.as_str().into(),
-            r.credits.get().into(),
-            r.status.as_str().into(),
-            r.committed.map(Credits::get).into(),
-            r.created_at.into(),
-            r.expires_at.into(),
-        ]
-    });
-    let inserted = txn.query_all_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
-    Ok(inserted.len())
+    let mut listed = Listed::new(&RESERVATION_COLUMNS);
+    for r in sorted {
+        listed.push(vec![
+            Cell::Uuid(r.id.as_uuid()),
+            Cell::Uuid(r.tenant.as_uuid()),
+            Cell::Uuid(r.user.as_uuid()),
+            Cell::Text(r.key.as_str().to_owned()),
+            Cell::Int(r.credits.get()),
+            Cell::Text(r.status.as_str().to_owned()),
+            Cell::OptionalInt(r.committed.map(Credits::get)),
+            Cell::Time(r.created_at),
+            Cell::Time(r.expires_at),
+        ]);
+    }
+    if writes.backend() == DbBackend::Postgres {
+        let tail = "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id";
+        let (sql, values) = listed.insert(writes.backend(), "reservations", tail);
+        writes.push_counted(sql, values);
+    } else {
+        let (sql, values) = listed.insert(writes.backend(), "reservations", "");
+        writes.push(sql, values);
+    }
 }
 
-/// Stores the status (and credits committed) of each of `closed`, closed at `now`.
-pub(super) async fn close_reservations(
-    txn: &DatabaseTransaction,
-    closed: &[&Reservation],
-    now: Timestamp,
-) -> Result<(), StoreError> {
+/// Adds to `writes` what stores the status (and credits committed) of each of `closed`, closed
+/// at `now`.
+pub(super) fn close_reservations(writes: &mut Writes, closed: &[&Reservation], now: Timestamp) {
     if closed.is_empty() {
-        return Ok(());
+        return;
     }
+    let mut listed = Listed::new(&[("id", "uuid"), ("status", "text"), ("committed", "bigint")]);
+    for r in closed {
+        let status = Cell::Text(r.status.as_str().to_owned());
+        listed.push(vec![Cell::Uuid(r.id.as_uuid()), status, Cell::OptionalInt(r.committed.map(Credits::get))]);
+    }
+    let mut values = vec![now.into()];
+    let source = listed.table(writes.backend(), "listed", &mut values);
     let sql = format!(
         "UPDATE reservations SET status = listed.status, committed_credits = listed.committed, closed_at = ? \
-         FROM (SELECT column1 AS id, column2 AS status, column3 AS committed FROM (VALUES {}) AS v) AS listed \
-         WHERE reservations.id = listed.id",
-        vec!["(?, ?, ?)"; closed.len()].join(", ")
+         FROM {source} WHERE reservations.id = listed.id"
     );
-    let values = std::iter::once(now.into()).chain(closed.iter().flat_map(|r| -> [Value; 3] {
-        [r.id.as_uuid().into(), r.status.as_str().into(), r.committed.map(Credits::get).into()]
-    }));
-    txn.execute_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
-    Ok(())
+    writes.push(sql, values);
 }

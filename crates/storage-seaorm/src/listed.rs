@@ -1,0 +1,195 @@
+//! Lists of values in a statement whose text does not depend on how many there are, on
+//! PostgreSQL: each listed column is one array parameter (written as an array literal and cast,
+//! e.g. `CAST(? AS uuid[])`), read with `= ANY(...)` or `unnest(...)`, so that each statement is
+//! prepared and planned once per connection instead of once per length (a prepare is a round
+//! trip, and planning a long `VALUES` list costs more than running it), and its generic plan
+//! uses the indexes as a `VALUES` list would. SQLite prepares in process in microseconds: there
+//! the list is a parameter per value.
+
+use chrono::NaiveDate;
+use roster_domain::Timestamp;
+use sea_orm::{DbBackend, Value};
+
+/// A value of a listed row.
+#[derive(Debug, Clone)]
+pub(crate) enum Cell {
+    Uuid(uuid::Uuid),
+    Int(i64),
+    OptionalInt(Option<i64>),
+    SmallInt(i16),
+    Text(String),
+    Time(Timestamp),
+    Day(NaiveDate),
+}
+
+impl Cell {
+    fn value(&self) -> Value {
+        match self {
+            Self::Uuid(id) => (*id).into(),
+            Self::Int(n) => (*n).into(),
+            Self::OptionalInt(n) => (*n).into(),
+            Self::SmallInt(n) => (*n).into(),
+            Self::Text(text) => text.as_str().into(),
+            Self::Time(at) => (*at).into(),
+            Self::Day(day) => (*day).into(),
+        }
+    }
+
+    /// Appends this value as an element of a PostgreSQL array literal.
+    fn write_element(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = match self {
+            Self::Uuid(id) => write!(out, "{id}"),
+            Self::Int(n) | Self::OptionalInt(Some(n)) => write!(out, "{n}"),
+            Self::OptionalInt(None) => write!(out, "NULL"),
+            Self::SmallInt(n) => write!(out, "{n}"),
+            Self::Text(text) => {
+                // Quoted, with `"` and `\` escaped: any text is one element.
+                out.push('"');
+                for c in text.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+                Ok(())
+            }
+            // Microseconds, truncated, as the driver binds an instant.
+            Self::Time(at) => write!(out, "\"{}\"", at.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+            Self::Day(day) => write!(out, "{day}"),
+        };
+    }
+}
+
+/// The PostgreSQL array literal of `cells`, e.g. `{1,2,NULL}`.
+fn array_literal<'c>(cells: impl Iterator<Item = &'c Cell>) -> String {
+    let mut literal = String::from("{");
+    for (n, cell) in cells.enumerate() {
+        if n > 0 {
+            literal.push(',');
+        }
+        cell.write_element(&mut literal);
+    }
+    literal.push('}');
+    literal
+}
+
+/// Rows to list in a statement: their columns, as `(name, PostgreSQL type)`.
+#[derive(Debug)]
+pub(crate) struct Listed<'a> {
+    columns: &'a [(&'a str, &'a str)],
+    rows: Vec<Vec<Cell>>,
+}
+
+impl<'a> Listed<'a> {
+    pub(crate) fn new(columns: &'a [(&'a str, &'a str)]) -> Self {
+        Self { columns, rows: Vec::new() }
+    }
+
+    /// Adds a row; its cells in the order of the columns.
+    pub(crate) fn push(&mut self, row: Vec<Cell>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// A `FROM` item named `name` with the listed rows, whose values are appended to `values`.
+    pub(crate) fn table(&self, backend: DbBackend, name: &str, values: &mut Vec<Value>) -> String {
+        if backend == DbBackend::Postgres {
+            let mut arrays = Vec::with_capacity(self.columns.len());
+            for (n, (_, ty)) in self.columns.iter().enumerate() {
+                values.push(array_literal(self.rows.iter().map(|row| &row[n])).into());
+                arrays.push(format!("CAST(? AS {ty}[])"));
+            }
+            let names: Vec<&str> = self.columns.iter().map(|(column, _)| *column).collect();
+            return format!("unnest({}) AS {name}({})", arrays.join(", "), names.join(", "));
+        }
+        let aliases: Vec<String> =
+            self.columns.iter().enumerate().map(|(n, (column, _))| format!("column{} AS {column}", n + 1)).collect();
+        let row = format!("({})", vec!["?"; self.columns.len()].join(", "));
+        let rows = vec![row.as_str(); self.rows.len().max(1)].join(", ");
+        if self.rows.is_empty() {
+            // No rows: a row of NULLs, filtered out.
+            values.extend(self.columns.iter().map(|_| Value::BigInt(None)));
+            return format!("(SELECT {} FROM (VALUES {rows}) WHERE column1 IS NOT NULL) AS {name}", aliases.join(", "));
+        }
+        values.extend(self.rows.iter().flatten().map(Cell::value));
+        format!("(SELECT {} FROM (VALUES {rows})) AS {name}", aliases.join(", "))
+    }
+
+    /// `INSERT INTO table (the columns) SELECT ... FROM the rows` followed by `tail` (an
+    /// `ON CONFLICT` clause, `RETURNING`), with its values.
+    pub(crate) fn insert(&self, backend: DbBackend, table: &str, tail: &str) -> (String, Vec<Value>) {
+        let mut values = Vec::new();
+        let source = self.table(backend, "listed", &mut values);
+        let columns: Vec<&str> = self.columns.iter().map(|(column, _)| *column).collect();
+        let columns = columns.join(", ");
+        // `WHERE true`: SQLite reads `ON CONFLICT` after a bare `FROM` as a join constraint.
+        (format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} WHERE true {tail}"), values)
+    }
+}
+
+/// A query of the rows of `ids` (one column), whose values are appended to `values`: for
+/// `column IN (this UNION ALL ...)`.
+pub(crate) fn uuid_rows(
+    backend: DbBackend,
+    ids: impl IntoIterator<Item = uuid::Uuid>,
+    values: &mut Vec<Value>,
+) -> String {
+    let ids: Vec<Cell> = ids.into_iter().map(Cell::Uuid).collect();
+    if backend == DbBackend::Postgres {
+        values.push(array_literal(ids.iter()).into());
+        return "SELECT unnest(CAST(? AS uuid[]))".to_owned();
+    }
+    if ids.is_empty() {
+        return "SELECT NULL WHERE 0".to_owned();
+    }
+    values.extend(ids.iter().map(Cell::value));
+    format!("VALUES {}", vec!["(?)"; ids.len()].join(", "))
+}
+
+/// `column IN (...)` for `ids`, whose values are appended to `values`.
+pub(crate) fn uuid_in(
+    backend: DbBackend,
+    column: &str,
+    ids: impl IntoIterator<Item = uuid::Uuid>,
+    values: &mut Vec<Value>,
+) -> String {
+    let cells: Vec<Cell> = ids.into_iter().map(Cell::Uuid).collect();
+    if backend == DbBackend::Postgres {
+        values.push(array_literal(cells.iter()).into());
+        return format!("{column} = ANY(CAST(? AS uuid[]))");
+    }
+    if cells.is_empty() {
+        return "1 = 0".to_owned();
+    }
+    values.extend(cells.iter().map(Cell::value));
+    format!("{column} IN ({})", vec!["?"; cells.len()].join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_array_literal_keeps_every_text_one_element() {
+        let cells = [Cell::Text(r#"a"b\c,{d} e'f"#.to_owned()), Cell::Text(String::new()), Cell::OptionalInt(None)];
+        assert_eq!(array_literal(cells.iter()), r#"{"a\"b\\c,{d} e'f","",NULL}"#);
+    }
+
+    #[test]
+    fn an_empty_list_matches_nothing() {
+        let mut values = Vec::new();
+        assert_eq!(uuid_in(DbBackend::Sqlite, "id", [], &mut values), "1 = 0");
+        assert_eq!(uuid_in(DbBackend::Postgres, "id", [], &mut values), "id = ANY(CAST(? AS uuid[]))");
+        assert_eq!(values, vec![Value::from("{}")]);
+    }
+}
