@@ -51,7 +51,7 @@ impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
         let writers = transaction::writers_for(&db);
         let cache = cache::AccessCache::new(0);
-        let batches = std::sync::Arc::new(budgets::Batches::new(db.get_database_backend()));
+        let batches = std::sync::Arc::default();
         Self { db, limits: ListLimits::default(), writers, grown: std::sync::Arc::default(), cache, batches }
     }
 

@@ -137,23 +137,30 @@ impl<'a> Listed<'a> {
     }
 }
 
-/// A query of the rows of `ids` (one column), whose values are appended to `values`: for
-/// `column IN (this UNION ALL ...)`.
-pub(crate) fn uuid_rows(
+/// `column IN (ids, and the ids that the query `also` returns)`, whose values are appended to
+/// `values` (those of `ids`, then those `also` appends). On PostgreSQL the set is one array
+/// (`= ANY(array || ARRAY(also))`), which the planner can only look up in an index on `column`,
+/// however few rows its statistics say the table has: a join of the same set may be planned as
+/// a scan of the whole table, and stay so in a prepared statement's plan while the table grows.
+pub(crate) fn uuid_in_or(
     backend: DbBackend,
+    column: &str,
     ids: impl IntoIterator<Item = uuid::Uuid>,
     values: &mut Vec<Value>,
+    also: impl FnOnce(&mut Vec<Value>) -> String,
 ) -> String {
     let ids: Vec<Cell> = ids.into_iter().map(Cell::Uuid).collect();
     if backend == DbBackend::Postgres {
         values.push(array_literal(ids.iter()).into());
-        return "SELECT unnest(CAST(? AS uuid[]))".to_owned();
-    }
-    if ids.is_empty() {
-        return "SELECT NULL WHERE 0".to_owned();
+        return format!("{column} = ANY(CAST(? AS uuid[]) || ARRAY({}))", also(values));
     }
     values.extend(ids.iter().map(Cell::value));
-    format!("VALUES {}", vec!["(?)"; ids.len()].join(", "))
+    let rows = if ids.is_empty() {
+        "SELECT NULL WHERE 0".to_owned()
+    } else {
+        format!("VALUES {}", vec!["(?)"; ids.len()].join(", "))
+    };
+    format!("{column} IN ({rows} UNION ALL {})", also(values))
 }
 
 /// `column IN (...)` for `ids`, whose values are appended to `values`.
@@ -183,6 +190,27 @@ mod tests {
     fn an_array_literal_keeps_every_text_one_element() {
         let cells = [Cell::Text(r#"a"b\c,{d} e'f"#.to_owned()), Cell::Text(String::new()), Cell::OptionalInt(None)];
         assert_eq!(array_literal(cells.iter()), r#"{"a\"b\\c,{d} e'f","",NULL}"#);
+    }
+
+    #[test]
+    fn a_set_with_a_subquery_is_one_array_on_postgresql_and_one_union_on_sqlite() {
+        let id = uuid::Uuid::nil();
+        let also = |values: &mut Vec<Value>| {
+            values.push(Value::from(7));
+            "SELECT x FROM t WHERE n = ?".to_owned()
+        };
+        let mut values = Vec::new();
+        let sql = uuid_in_or(DbBackend::Postgres, "id", [id, id], &mut values, also);
+        assert_eq!(sql, "id = ANY(CAST(? AS uuid[]) || ARRAY(SELECT x FROM t WHERE n = ?))");
+        assert_eq!(values, vec![Value::from(format!("{{{id},{id}}}")), Value::from(7)]);
+        let mut values = Vec::new();
+        let sql = uuid_in_or(DbBackend::Sqlite, "id", [id, id], &mut values, also);
+        assert_eq!(sql, "id IN (VALUES (?), (?) UNION ALL SELECT x FROM t WHERE n = ?)");
+        assert_eq!(values, vec![Value::from(id), Value::from(id), Value::from(7)]);
+        let mut values = Vec::new();
+        let sql = uuid_in_or(DbBackend::Sqlite, "id", [], &mut values, also);
+        assert_eq!(sql, "id IN (SELECT NULL WHERE 0 UNION ALL SELECT x FROM t WHERE n = ?)");
+        assert_eq!(values, vec![Value::from(7)]);
     }
 
     #[test]

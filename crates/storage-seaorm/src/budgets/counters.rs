@@ -1,6 +1,7 @@
 //! Usage counters, added to in the transaction of every commit and event: per user and metric
 //! (all time), per user, UTC day and metric, and per tenant and UTC day (credits only, spread
-//! over [`SHARDS`] rows so that concurrent commits of one tenant do not queue on one row).
+//! over [`SHARDS`] rows so that concurrent transactions of one tenant do not queue on one row:
+//! each transaction adds to one shard, drawn at random).
 //!
 //! A transaction gathers its use in a [`Usage`] and writes it at the end, one statement per
 //! table, each in key order: the order in which every transaction locks counter rows (after the
@@ -20,17 +21,22 @@ pub(crate) const SHARDS: i16 = 8;
 /// Rows to one statement: far below either database's limit of bound values.
 const ROWS_PER_STATEMENT: usize = 1000;
 
-/// The shard of the tenant's daily credits that `user`'s use is added to.
-pub(crate) fn shard(user: UserId) -> i16 {
-    i16::from(user.as_uuid().as_bytes()[15]) % SHARDS
-}
-
 /// Use to be added to the counters, summed by counter row.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Usage {
     totals: BTreeMap<(UserId, String), (TenantId, i64)>,
     daily: BTreeMap<(UserId, NaiveDate, String), (TenantId, i64)>,
     tenant: BTreeMap<(TenantId, NaiveDate, i16), i64>,
+    /// The shard of the tenant's daily credits this transaction adds to.
+    shard: i16,
+}
+
+impl Default for Usage {
+    fn default() -> Self {
+        // The random bits of a fresh v7 id: any shard will do, each as likely.
+        let shard = i16::from(uuid::Uuid::now_v7().as_bytes()[15]) % SHARDS;
+        Self { totals: BTreeMap::new(), daily: BTreeMap::new(), tenant: BTreeMap::new(), shard }
+    }
 }
 
 impl Usage {
@@ -45,7 +51,7 @@ impl Usage {
             *daily = daily.saturating_add(value);
         }
         if credits > 0 {
-            let spent = self.tenant.entry((tenant, day, shard(user))).or_default();
+            let spent = self.tenant.entry((tenant, day, self.shard)).or_default();
             *spent = spent.saturating_add(credits);
         }
     }

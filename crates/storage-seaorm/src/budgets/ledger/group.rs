@@ -7,15 +7,14 @@
 //!
 //! A batch that fails is run again one operation at a time, so that no operation fails for
 //! another's sake. Correctness rests on the database's locks alone, as for a single operation:
-//! batches of several instances, and several workers of one (PostgreSQL), lock budgets and then
-//! reservations in one order.
+//! the batches of several instances lock budgets, then reservations, then counters, each in
+//! key order.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, MutexGuard};
 
 use futures::FutureExt as _;
 use roster_domain::{StoreError, Timestamp, UnexpectedError};
-use sea_orm::DbBackend;
 use tokio::sync::oneshot;
 
 use super::batch::{self, Failure, Op, Outcome};
@@ -24,23 +23,18 @@ use crate::Store;
 /// The most operations in one transaction.
 pub(super) const MAX_BATCH: usize = 128;
 
-/// Transactions of batches under way at once: SQLite has one writer; on PostgreSQL a few
-/// overlap, so that a batch's round trips and commit do not leave the database idle.
-fn workers(backend: DbBackend) -> usize {
-    if backend == DbBackend::Postgres { 2 } else { 1 }
-}
-
-/// The queue of one store (shared by its clones).
-#[derive(Debug)]
+/// The queue of one store (shared by its clones). One batch runs at a time: SQLite has one
+/// writer, and on PostgreSQL two or four at a time were no faster than one in the gateway
+/// benchmark (the batches only got smaller: more statements for the same work).
+#[derive(Debug, Default)]
 pub(crate) struct Batches {
     queue: Mutex<Queue>,
-    workers: usize,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     pending: Vec<Pending>,
-    running: usize,
+    running: bool,
 }
 
 #[derive(Debug)]
@@ -51,10 +45,6 @@ struct Pending {
 }
 
 impl Batches {
-    pub(crate) fn new(backend: DbBackend) -> Self {
-        Self { queue: Mutex::default(), workers: workers(backend) }
-    }
-
     fn queue(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -68,11 +58,7 @@ impl Store {
         let start = {
             let mut queue = self.batches.queue();
             queue.pending.push(Pending { op, now, reply });
-            let start = queue.running < self.batches.workers;
-            if start {
-                queue.running += 1;
-            }
-            start
+            !std::mem::replace(&mut queue.running, true)
         };
         if start {
             // A task of its own: a request that goes away never abandons the others' batch.
@@ -87,7 +73,7 @@ impl Store {
             let batch: Vec<Pending> = {
                 let mut queue = self.batches.queue();
                 if queue.pending.is_empty() {
-                    queue.running -= 1;
+                    queue.running = false;
                     return;
                 }
                 let n = queue.pending.len().min(MAX_BATCH);

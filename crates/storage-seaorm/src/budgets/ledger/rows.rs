@@ -8,7 +8,7 @@ use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, User
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Value};
 
 use crate::budgets::{BUDGET_COLUMNS, from_row};
-use crate::listed::{Cell, Listed, uuid_in, uuid_rows};
+use crate::listed::{Cell, Listed, uuid_in, uuid_in_or};
 use crate::transaction::{corrupt, raw, unexpected};
 use crate::writes::Writes;
 
@@ -61,21 +61,22 @@ pub(super) async fn lock_reservations(
         return Ok(Vec::new());
     }
     let backend = txn.get_database_backend();
-    // One set of ids (not an `OR` of two conditions), which PostgreSQL joins to the primary key
-    // whatever the plan's guess at its size.
     let mut values: Vec<Value> = Vec::new();
-    let ids = uuid_rows(backend, ids.iter().map(|id| id.as_uuid()), &mut values);
-    let mut listed = Listed::new(&[("tenant_id", "uuid"), ("idempotency_key", "text")]);
-    for (tenant, key) in keys {
-        listed.push(vec![Cell::Uuid(tenant.as_uuid()), Cell::Text(key.as_str().to_owned())]);
-    }
-    let keys = listed.table(backend, "k", &mut values);
+    // One set of ids (not an `OR` of two conditions), each key looked up on its own in the
+    // index of keys (not joined, which may be planned as a scan of the whole table).
+    let listed = uuid_in_or(backend, "id", ids.iter().map(|id| id.as_uuid()), &mut values, |values| {
+        let mut listed = Listed::new(&[("tenant_id", "uuid"), ("idempotency_key", "text")]);
+        for (tenant, key) in keys {
+            listed.push(vec![Cell::Uuid(tenant.as_uuid()), Cell::Text(key.as_str().to_owned())]);
+        }
+        let keys = listed.table(backend, "k", values);
+        format!(
+            "SELECT (SELECT r.id FROM reservations r WHERE r.tenant_id = k.tenant_id \
+             AND r.idempotency_key = k.idempotency_key) FROM {keys}"
+        )
+    });
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!(
-        "SELECT {} FROM reservations WHERE id IN ({ids} UNION ALL SELECT r.id FROM reservations r JOIN {keys} \
-         ON r.tenant_id = k.tenant_id AND r.idempotency_key = k.idempotency_key) ORDER BY id{lock}",
-        columns()
-    );
+    let sql = format!("SELECT {} FROM reservations WHERE {listed} ORDER BY id{lock}", columns());
     let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     rows.iter().map(reservation_from_row).collect()
 }
@@ -121,17 +122,17 @@ pub(super) async fn lock_budgets(
         return Ok((budgets, holders));
     }
     let backend = txn.get_database_backend();
-    // One set of users (not an `OR` of two conditions), which PostgreSQL joins to the budgets'
-    // key whatever the plan's guess at its size.
+    // One set of users (not an `OR` of two conditions).
     let mut values: Vec<Value> = Vec::new();
-    let reserving = uuid_rows(backend, reserving.iter().map(|user| user.as_uuid()), &mut values);
-    let held = uuid_in(backend, "id", ids.iter().map(|id| id.as_uuid()), &mut values);
+    let users = uuid_in_or(backend, "b.user_id", reserving.iter().map(|user| user.as_uuid()), &mut values, |values| {
+        let held = uuid_in(backend, "id", ids.iter().map(|id| id.as_uuid()), values);
+        format!("SELECT user_id FROM reservations WHERE {held}")
+    });
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE OF b" } else { "" };
     let columns: Vec<String> = BUDGET_COLUMNS.split(", ").map(|column| format!("b.{column}")).collect();
     let sql = format!(
         "SELECT b.user_id, {}, u.tenant_id, u.status, u.license_id FROM budgets b JOIN users u ON u.id = b.user_id \
-         WHERE b.user_id IN ({reserving} UNION ALL SELECT user_id FROM reservations WHERE {held}) \
-         ORDER BY b.user_id{lock}",
+         WHERE {users} ORDER BY b.user_id{lock}",
         columns.join(", ")
     );
     for row in txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)? {
