@@ -5,6 +5,8 @@
 //! size.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -77,43 +79,62 @@ async fn bench(args: &GatewayArgs, database: &BenchDatabase) -> Result<(), BoxEr
             users.len(),
             setup.elapsed().as_secs_f64()
         );
-        // Each case runs unmeasured for `warmup` first, then measured for `seconds`.
-        let (warmup, duration) = (Duration::from_secs_f64(args.warmup), Duration::from_secs_f64(args.seconds));
-        let mut measured = Vec::new();
         analyze(&db).await?;
-
-        let hello_url = hello_world().await?;
-        load(&client, std::slice::from_ref(&hello_url), None, args.concurrency, warmup).await?;
-        let run = load(&client, &[hello_url], None, args.concurrency, duration).await?;
-        measured.push(record("baseline: poem hello-world GET", run.per_second, &run.samples));
-
-        raw_updates(&database.url, args, warmup).await?;
-        let (rate, samples) = raw_updates(&database.url, args, duration).await?;
-        measured.push(record(
-            "baseline: raw single-row UPDATE (autocommit, same database and pool size)",
-            rate,
-            &samples,
-        ));
-
         let urls =
             users.iter().map(|id| base.join(&format!("v1/users/{id}/entitlements"))).collect::<Result<Vec<_>, _>>()?;
-        load(&client, &urls, Some(&key), args.concurrency, warmup).await?;
-        let run = load(&client, &urls, Some(&key), args.concurrency, duration).await?;
-        measured.push(record("GET /v1/users/{id}/entitlements (service credential)", run.per_second, &run.samples));
+        let raw = RawTable::create(&database.url, args).await?;
+        let cases = Cases {
+            client: &client,
+            hello: hello_world().await?,
+            raw: &raw,
+            urls,
+            base: &base,
+            key: &key,
+            users: &users,
+            args,
+        };
 
-        reserve_and_commit(&client, &base, &key, &users, args.concurrency, warmup, "warmup").await?;
+        // Each case runs unmeasured for `warmup` first; then, so that every case sees the same
+        // machine (whose speed drifts from second to second), the cases take turns: each runs for
+        // `seconds / rounds`, round after round.
+        let chosen: Vec<Case> =
+            Case::ALL.into_iter().filter(|case| args.cases.is_empty() || args.cases.contains(case)).collect();
+        let warmup = Duration::from_secs_f64(args.warmup);
+        for &case in &chosen {
+            cases.run(case, warmup, "warmup").await?;
+        }
         // The reservations table grew from nothing: statistics as autovacuum keeps them.
         analyze(&db).await?;
-        let (rate, samples) =
-            reserve_and_commit(&client, &base, &key, &users, args.concurrency, duration, "bench").await?;
-        measured.push(record("reservation + commit pair (two requests)", rate, &samples));
+        let slice = Duration::from_secs_f64(args.seconds / f64::from(args.rounds));
+        let mut tallies: Vec<(Samples, Duration)> =
+            chosen.iter().map(|_| (Samples::default(), Duration::ZERO)).collect();
+        for round in 0..args.rounds {
+            for (n, &case) in chosen.iter().enumerate() {
+                let started = Instant::now();
+                let samples = cases.run(case, slice, &format!("round{round}")).await?;
+                tallies[n].0.extend(samples);
+                tallies[n].1 += started.elapsed();
+            }
+        }
+        raw.drop_table().await?;
+        let measured: Vec<Measured> = chosen
+            .into_iter()
+            .zip(tallies)
+            .map(|(case, (samples, elapsed))| {
+                record(case.name(), samples.len() as f64 / elapsed.as_secs_f64(), &samples)
+            })
+            .collect();
 
         let report = report(args, &version, &measured);
         println!("\n{report}");
-        std::fs::create_dir_all(&args.results_dir)?;
-        let path = args.results_dir.join(format!("gateway-{}.md", args.database.name()));
-        std::fs::write(&path, &report)?;
-        println!("wrote {}", path.display());
+        if args.cases.is_empty() {
+            std::fs::create_dir_all(&args.results_dir)?;
+            let path = args.results_dir.join(format!("gateway-{}.md", args.database.name()));
+            std::fs::write(&path, &report)?;
+            println!("wrote {}", path.display());
+        } else {
+            println!("(some cases only: no results written)");
+        }
         Ok::<_, BoxError>(())
     }
     .await;
@@ -187,51 +208,106 @@ async fn populate(client: &Client, base: &Url, admin: &str, n: usize) -> Result<
     Ok((users, key))
 }
 
-/// `args.concurrency` clients, each updating its own row of a fresh table, one autocommit
-/// statement at a time, for `duration`, through a pool of `args.pool` connections.
-async fn raw_updates(url: &str, args: &crate::GatewayArgs, duration: Duration) -> Result<(f64, Samples), BoxError> {
-    let pool = PoolSettings { max_connections: args.pool, ..PoolSettings::default() };
-    let db = connect(url, pool).await?;
-    let backend = db.get_database_backend();
-    db.execute_unprepared("CREATE TABLE bench_rows (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)").await?;
-    for id in 0..args.concurrency {
-        db.execute_unprepared(&format!("INSERT INTO bench_rows (id, n) VALUES ({id}, 0)")).await?;
+/// The four cases, in the order they take turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Case {
+    Hello,
+    RawUpdate,
+    Entitlements,
+    Pairs,
+}
+
+impl Case {
+    const ALL: [Self; 4] = [Self::Hello, Self::RawUpdate, Self::Entitlements, Self::Pairs];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Hello => "baseline: poem hello-world GET",
+            Self::RawUpdate => "baseline: raw single-row UPDATE (autocommit, same database and pool size)",
+            Self::Entitlements => "GET /v1/users/{id}/entitlements (service credential)",
+            Self::Pairs => "reservation + commit pair (two requests)",
+        }
     }
-    let sql = if backend == DbBackend::Postgres {
-        "UPDATE bench_rows SET n = n + 1 WHERE id = $1"
-    } else {
-        "UPDATE bench_rows SET n = n + 1 WHERE id = ?"
-    };
-    let started = Instant::now();
-    let deadline = started + duration;
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|worker| {
-            let db = db.clone();
-            tokio::spawn(async move {
-                let mut samples = Samples::default();
-                let id = i64::try_from(worker).unwrap_or(0);
-                while Instant::now() < deadline {
-                    let at = Instant::now();
-                    db.execute_raw(Statement::from_sql_and_values(backend, sql, [Value::from(id)])).await?;
-                    samples.push(at.elapsed());
-                }
-                Ok::<_, BoxError>(samples)
-            })
+}
+
+/// What the cases need.
+struct Cases<'a> {
+    client: &'a Client,
+    hello: Url,
+    raw: &'a RawTable,
+    urls: Vec<Url>,
+    base: &'a Url,
+    key: &'a str,
+    users: &'a [String],
+    args: &'a GatewayArgs,
+}
+
+impl Cases<'_> {
+    /// Runs `case` for `duration`; `tag` tells its idempotency keys from other runs'.
+    async fn run(&self, case: Case, duration: Duration, tag: &str) -> Result<Samples, BoxError> {
+        let concurrency = self.args.concurrency;
+        Ok(match case {
+            Case::Hello => {
+                load(self.client, std::slice::from_ref(&self.hello), None, concurrency, duration).await?.samples
+            }
+            Case::RawUpdate => self.raw.update(concurrency, duration).await?,
+            Case::Entitlements => load(self.client, &self.urls, Some(self.key), concurrency, duration).await?.samples,
+            Case::Pairs => {
+                reserve_and_commit(self.client, self.base, self.key, self.users, concurrency, duration, tag).await?
+            }
         })
-        .collect();
-    let mut samples = Samples::default();
-    for worker in workers {
-        samples.extend(worker.await??);
     }
-    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
-    db.execute_unprepared("DROP TABLE bench_rows").await?;
-    db.close().await?;
-    Ok((rate, samples))
+}
+
+/// A table of one row per client, for the raw `UPDATE` baseline, on its own pool of the
+/// application's size.
+struct RawTable {
+    db: sea_orm::DatabaseConnection,
+    backend: DbBackend,
+}
+
+impl RawTable {
+    async fn create(url: &str, args: &GatewayArgs) -> Result<Self, BoxError> {
+        let pool = PoolSettings { max_connections: args.pool, ..PoolSettings::default() };
+        let db = connect(url, pool).await?;
+        let backend = db.get_database_backend();
+        db.execute_unprepared("CREATE TABLE bench_rows (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)").await?;
+        for id in 0..args.concurrency {
+            db.execute_unprepared(&format!("INSERT INTO bench_rows (id, n) VALUES ({id}, 0)")).await?;
+        }
+        Ok(Self { db, backend })
+    }
+
+    /// `concurrency` clients, each updating its own row, one autocommit statement at a time,
+    /// for `duration`.
+    async fn update(&self, concurrency: usize, duration: Duration) -> Result<Samples, BoxError> {
+        let sql = if self.backend == DbBackend::Postgres {
+            "UPDATE bench_rows SET n = n + 1 WHERE id = $1"
+        } else {
+            "UPDATE bench_rows SET n = n + 1 WHERE id = ?"
+        };
+        let (db, backend) = (self.db.clone(), self.backend);
+        closed_loop(concurrency, duration, move |worker, _| {
+            let db = db.clone();
+            let id = i64::try_from(worker).unwrap_or(0);
+            async move {
+                db.execute_raw(Statement::from_sql_and_values(backend, sql, [Value::from(id)])).await?;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn drop_table(&self) -> Result<(), BoxError> {
+        self.db.execute_unprepared("DROP TABLE bench_rows").await?;
+        self.db.close_by_ref().await?;
+        Ok(())
+    }
 }
 
 /// `concurrency` clients, each reserving 10 credits for a user (in turn) and committing 7 with
-/// two metrics, for `duration`; returns pairs per second and the latency of each pair. `run`
-/// names the idempotency keys (`run-worker-n`).
+/// two metrics, for `duration`; returns the latency of each pair. `tag` names the idempotency
+/// keys (`tag-worker-n`).
 async fn reserve_and_commit(
     client: &Client,
     base: &Url,
@@ -239,32 +315,48 @@ async fn reserve_and_commit(
     users: &[String],
     concurrency: usize,
     duration: Duration,
-    run: &'static str,
-) -> Result<(f64, Samples), BoxError> {
+    tag: &str,
+) -> Result<Samples, BoxError> {
     let reserve = base.join("v1/usage/reservations")?;
-    let started = Instant::now();
-    let deadline = started + duration;
+    let (client, base, key, users, tag) =
+        (client.clone(), base.clone(), Arc::<str>::from(key), Arc::<[String]>::from(users), Arc::<str>::from(tag));
+    closed_loop(concurrency, duration, move |worker, n| {
+        let (client, base, reserve, key, users, tag) =
+            (client.clone(), base.clone(), reserve.clone(), key.clone(), users.clone(), tag.clone());
+        async move {
+            let next = worker + n * concurrency;
+            let user = &users[next % users.len()];
+            let body = json!({ "user": user, "credits": 10, "idempotency_key": format!("{tag}-{worker}-{next}") });
+            let held = call(&client, reqwest::Method::POST, reserve, &key, Some(body), StatusCode::CREATED).await?;
+            let id = held["id"].as_str().ok_or("no reservation id")?;
+            let commit = base.join(&format!("v1/usage/reservations/{id}/commit"))?;
+            let used = json!({ "credits": 7, "metrics": { "chats": 1, "ai_responses": 1 } });
+            call(&client, reqwest::Method::POST, commit, &key, Some(used), StatusCode::OK).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `concurrency` clients, each taking `step(client, n)` (its `n`-th step, from 0) again and again
+/// for `duration`, a step as soon as the last one is done; returns the latency of every step.
+async fn closed_loop<F, Step>(concurrency: usize, duration: Duration, step: F) -> Result<Samples, BoxError>
+where
+    F: Fn(usize, usize) -> Step + Clone + Send + 'static,
+    Step: Future<Output = Result<(), BoxError>> + Send,
+{
+    let deadline = Instant::now() + duration;
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
-            let (client, base, reserve, key, users) =
-                (client.clone(), base.clone(), reserve.clone(), key.to_owned(), users.to_vec());
+            let step = step.clone();
             tokio::spawn(async move {
                 let mut samples = Samples::default();
-                let mut next = worker;
+                let mut n = 0;
                 while Instant::now() < deadline {
-                    let user = &users[next % users.len()];
                     let at = Instant::now();
-                    let body =
-                        json!({ "user": user, "credits": 10, "idempotency_key": format!("{run}-{worker}-{next}") });
-                    let held =
-                        call(&client, reqwest::Method::POST, reserve.clone(), &key, Some(body), StatusCode::CREATED)
-                            .await?;
-                    let id = held["id"].as_str().ok_or("no reservation id")?;
-                    let commit = base.join(&format!("v1/usage/reservations/{id}/commit"))?;
-                    let used = json!({ "credits": 7, "metrics": { "chats": 1, "ai_responses": 1 } });
-                    call(&client, reqwest::Method::POST, commit, &key, Some(used), StatusCode::OK).await?;
+                    step(worker, n).await?;
                     samples.push(at.elapsed());
-                    next += concurrency;
+                    n += 1;
                 }
                 Ok::<_, BoxError>(samples)
             })
@@ -274,7 +366,7 @@ async fn reserve_and_commit(
     for worker in workers {
         samples.extend(worker.await??);
     }
-    Ok((samples.len() as f64 / started.elapsed().as_secs_f64(), samples))
+    Ok(samples)
 }
 
 fn report(args: &GatewayArgs, version: &str, measured: &[Measured]) -> String {
@@ -283,15 +375,16 @@ fn report(args: &GatewayArgs, version: &str, measured: &[Measured]) -> String {
     let _ = writeln!(
         out,
         "{version}; {} CPUs; {} users, each licensed with a monthly budget. {} concurrent clients for {} s per case \
-         (after {} s unmeasured) over loopback HTTP/1.1 with keep-alive; the clients, the hello-world server and \
-         Roster share the process and its CPUs (and, for PostgreSQL, the machine with the database). Planner \
-         statistics refreshed after the setup and after the pairs' warm-up. Database pool: {} connections. \
-         Generated {}.\n",
+         (after {} s unmeasured), the cases taking turns in {} rounds, over loopback HTTP/1.1 with keep-alive; the \
+         clients, the hello-world server and Roster share the process and its CPUs (and, for PostgreSQL, the \
+         machine with the database). Planner statistics refreshed after the setup and after the warm-ups. \
+         Database pool: {} connections. Generated {}.\n",
         std::thread::available_parallelism().map_or(0, usize::from),
         args.users,
         args.concurrency,
         args.seconds,
         args.warmup,
+        args.rounds,
         args.pool,
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
     );

@@ -169,6 +169,15 @@ struct GatewayArgs {
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
 
+    /// Turns the cases take: each runs `seconds / rounds` at a time, one after the other.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+
+    /// Runs only these cases (repeat the option for several; all four when absent), e.g. to
+    /// profile one.
+    #[arg(long = "case", value_enum)]
+    cases: Vec<gateway::Case>,
+
     /// Database connections of the application (and of the raw UPDATE baseline).
     #[arg(long, default_value_t = 16)]
     pool: u32,
