@@ -272,12 +272,27 @@ impl BudgetRepository for Store {
             (None, None) => None,
             (None, Some(policy)) => {
                 // Reservations the user holds already are held under the new budget too (their
-                // commit or release gives them back from it); those expired are marked so.
+                // commit or release gives them back from it); those expired are marked so. On
+                // PostgreSQL, ledger transactions of this user may be under way: this one waits
+                // for those making reservations (they hold the user for share) and for those
+                // closing the reservations it counts (it locks them), and those that come later
+                // see the budget when they write (see the ledger's late budgets).
+                let lock = if self.backend() == DbBackend::Postgres {
+                    let user_lock = "SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE";
+                    txn.execute_raw(raw(self.backend(), user_lock, [user.as_uuid().into()]))
+                        .await
+                        .map_err(unexpected)?;
+                    " FOR UPDATE"
+                } else {
+                    ""
+                };
                 ledger::expire_reservations(&txn, &std::collections::BTreeSet::from([user]), now).await?;
-                let held = "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS held FROM reservations \
-                            WHERE user_id = ? AND status = 'active' AND expires_at > ?";
+                let held = format!(
+                    "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS held FROM (SELECT credits FROM reservations \
+                     WHERE user_id = ? AND status = 'active' AND expires_at > ?{lock}) active"
+                );
                 let row = txn
-                    .query_one_raw(raw(self.backend(), held, [user.as_uuid().into(), now.into()]))
+                    .query_one_raw(raw(self.backend(), &held, [user.as_uuid().into(), now.into()]))
                     .await
                     .map_err(unexpected)?;
                 let held: i64 = match row {

@@ -5,6 +5,7 @@ mod access_cache;
 mod activity;
 mod audit;
 mod batch;
+mod budget_races;
 mod budgets;
 mod fixtures;
 mod governance;

@@ -4,7 +4,7 @@
 //! they had come one after the other), and the outcome is written back with one statement per
 //! table. A batch of one is the same code.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use roster_domain::budget::{Budget, Credits, MAX_CREDITS};
 use roster_domain::usage::{
@@ -90,6 +90,9 @@ struct Ledger {
     created: Vec<ReservationId>,
     closed: BTreeSet<ReservationId>,
     usage: Usage,
+    /// For users without a budget: credits held (+) and given back (-), and credits committed,
+    /// for a budget created meanwhile (see [`rows::adjust_late_budgets`]).
+    late: BTreeMap<UserId, (i64, i64)>,
 }
 
 impl Ledger {
@@ -140,6 +143,7 @@ impl Ledger {
             created: Vec::new(),
             closed: BTreeSet::new(),
             usage: Usage::default(),
+            late: BTreeMap::new(),
         })
     }
 
@@ -172,7 +176,10 @@ impl Ledger {
             return ReserveOutcome::NoLicense;
         }
         let budget = match self.budgets.get_mut(&request.user) {
-            None => None,
+            None => {
+                self.late_change(request.user, request.credits.get(), 0);
+                None
+            }
             Some(budget) => {
                 self.judged.insert(request.user);
                 if !budget.admits(request.credits) {
@@ -220,15 +227,20 @@ impl Ledger {
             budget.consumed = clamp(budget.consumed.get().saturating_add(credits.get()));
             *budget
         });
+        let user = reservation.user;
         if budget.is_some() {
-            self.judged.insert(reservation.user);
+            self.judged.insert(user);
         }
         reservation.status = ReservationStatus::Committed;
         reservation.committed = Some(credits);
+        let outcome = CommitOutcome::Committed { reservation: reservation.clone(), budget };
         self.closed.insert(id);
+        if budget.is_none() {
+            self.late_change(user, -held.get(), credits.get());
+        }
         // The committed reservation is the ledger's record of this use; the counters add it up.
-        self.usage.add(tenant, reservation.user, self.now.date_naive(), credits.get(), metrics);
-        CommitOutcome::Committed { reservation: reservation.clone(), budget }
+        self.usage.add(tenant, user, self.now.date_naive(), credits.get(), metrics);
+        outcome
     }
 
     fn release(&mut self, tenant: TenantId, id: ReservationId) -> ReleaseOutcome {
@@ -242,13 +254,23 @@ impl Ledger {
             }
             ReservationStatus::Active => {}
         }
-        if let Some(budget) = self.budgets.get_mut(&reservation.user) {
-            budget.reserved = clamp(budget.reserved.get() - reservation.credits.get());
-            self.judged.insert(reservation.user);
-        }
         reservation.status = ReservationStatus::Released;
+        let (user, held, outcome) =
+            (reservation.user, reservation.credits, ReleaseOutcome::Released(reservation.clone()));
         self.closed.insert(id);
-        ReleaseOutcome::Released(reservation.clone())
+        if let Some(budget) = self.budgets.get_mut(&user) {
+            budget.reserved = clamp(budget.reserved.get() - held.get());
+            self.judged.insert(user);
+        } else {
+            self.late_change(user, -held.get(), 0);
+        }
+        outcome
+    }
+
+    /// Notes what a budget created meanwhile must hold (`reserved`) and add to its consumption.
+    fn late_change(&mut self, user: UserId, reserved: i64, consumed: i64) {
+        let late = self.late.entry(user).or_default();
+        *late = (late.0.saturating_add(reserved), late.1.saturating_add(consumed));
     }
 
     /// Adds what changed to `writes`; returns the users whose budget or reservations changed.
@@ -260,6 +282,7 @@ impl Ledger {
         rows::close_reservations(writes, &closed, self.now);
         let budgets: Vec<(UserId, Budget)> = self.judged.iter().map(|user| (*user, self.budgets[user])).collect();
         write_budgets(writes, &budgets, self.now);
+        rows::adjust_late_budgets(writes, &self.late, self.now);
         self.usage.write(writes);
         let mut changed: BTreeSet<UserId> = self.judged.clone();
         changed.extend(created.iter().chain(&closed).map(|r| r.user));

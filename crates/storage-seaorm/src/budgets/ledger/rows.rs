@@ -1,8 +1,8 @@
 //! Reservation rows: read, locked, inserted, closed and expired, many at a time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use roster_domain::budget::{Budget, Credits};
+use roster_domain::budget::{Budget, Credits, MAX_CREDITS};
 use roster_domain::usage::{IdempotencyKey, Reservation};
 use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Value};
@@ -151,7 +151,9 @@ pub(super) struct Holder {
     pub licensed: bool,
 }
 
-/// The tenant, status and license of each of `users` that exists.
+/// The tenant, status and license of each of `users` that exists: users without a budget, held
+/// for share until commit on PostgreSQL, so that a budget given to one of them meanwhile waits
+/// for this transaction, or this transaction for it (see [`adjust_late_budgets`]).
 pub(super) async fn holders(
     txn: &DatabaseTransaction,
     users: &BTreeSet<UserId>,
@@ -162,7 +164,8 @@ pub(super) async fn holders(
     let backend = txn.get_database_backend();
     let mut values = Vec::new();
     let listed = uuid_in(backend, "id", users.iter().map(|user| user.as_uuid()), &mut values);
-    let sql = format!("SELECT id, tenant_id, status, license_id FROM users WHERE {listed}");
+    let lock = if backend == DbBackend::Postgres { " ORDER BY id FOR SHARE" } else { "" };
+    let sql = format!("SELECT id, tenant_id, status, license_id FROM users WHERE {listed}{lock}");
     let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     rows.iter()
         .map(|row| {
@@ -230,6 +233,31 @@ pub(super) fn close_reservations(writes: &mut Writes, closed: &[&Reservation], n
     let sql = format!(
         "UPDATE reservations SET status = listed.status, committed_credits = listed.committed, closed_at = ? \
          FROM {source} WHERE reservations.id = listed.id"
+    );
+    writes.push(sql, values);
+}
+
+/// Adds to `writes` what gives a budget that did not exist when the batch read its users'
+/// budgets (PostgreSQL: `set_budget` committed since) what the batch did for those users:
+/// credits held by reservations made (`reserved` up) or closed (down), and credits committed
+/// (`consumed` up). Such a budget counted the reservations active when it was created, after
+/// waiting for the transactions holding them (and for this one's holders, see [`holders`]);
+/// the statement sees it exactly when it did not count this batch's reservations. Changes
+/// nothing where no budget exists.
+pub(super) fn adjust_late_budgets(writes: &mut Writes, changes: &BTreeMap<UserId, (i64, i64)>, now: Timestamp) {
+    if changes.is_empty() || writes.backend() != DbBackend::Postgres {
+        return;
+    }
+    let mut listed = Listed::new(&[("user_id", "uuid"), ("reserved", "bigint"), ("consumed", "bigint")]);
+    for (user, (reserved, consumed)) in changes {
+        listed.push(vec![Cell::Uuid(user.as_uuid()), Cell::Int(*reserved), Cell::Int(*consumed)]);
+    }
+    let mut values = vec![now.into()];
+    let source = listed.table(writes.backend(), "late", &mut values);
+    let sql = format!(
+        "UPDATE budgets SET reserved = GREATEST(budgets.reserved + late.reserved, 0), \
+         consumed = LEAST(budgets.consumed + late.consumed, {MAX_CREDITS}), updated_at = ? \
+         FROM {source} WHERE budgets.user_id = late.user_id"
     );
     writes.push(sql, values);
 }
