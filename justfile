@@ -43,6 +43,10 @@ bench-gateway:
     cargo run --release -p roster-bench -- gateway --database sqlite
     cargo run --release -p roster-bench -- gateway --database postgres
 
+# Reservation + commit pairs against raw UPDATEs at more concurrent clients (printed only).
+bench-gateway-clients clients="64 256":
+    for n in {{clients}}; do for db in sqlite postgres; do cargo run --release -p roster-bench -- gateway --database $db --case pairs --case raw-update --concurrency $n; done; done
+
 # Benchmark the CSV import (100,000 rows) next to the database's own bulk load, and the streamed
 # export of a million users next to its own CSV dump, with the server's peak memory (results in
 # bench/results).
