@@ -13,6 +13,12 @@ impl UnexpectedError {
     pub fn new(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Self(error.into())
     }
+
+    /// The wrapped error, for an adapter that recognises its own (a deadlock to retry, say).
+    #[must_use]
+    pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        self.0.as_ref()
+    }
 }
 
 impl fmt::Display for UnexpectedError {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use roster_domain::{StoreError, UnexpectedError};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode, Statement,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait as _, Value,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -151,6 +151,18 @@ pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
 }
 
 /// A database failure no caller can act on.
+/// Whether `error` is PostgreSQL's way out of a deadlock: this transaction was chosen to fail,
+/// and runs again as it would have alone.
+pub(crate) fn is_deadlock(error: &StoreError) -> bool {
+    let StoreError::Unexpected(error) = error else { return false };
+    let Some(DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error))) =
+        error.get_ref().downcast_ref::<DbErr>()
+    else {
+        return false;
+    };
+    matches!(&**error, sea_orm::sqlx::Error::Database(error) if error.code().as_deref() == Some("40P01"))
+}
+
 pub(crate) fn unexpected(error: DbErr) -> StoreError {
     StoreError::Unexpected(UnexpectedError::new(error))
 }
@@ -158,4 +170,37 @@ pub(crate) fn unexpected(error: DbErr) -> StoreError {
 /// A stored value the domain refuses: the database holds something we never wrote.
 pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Unexpected(UnexpectedError::new(format!("corrupt {what} in the database: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait as _;
+
+    use super::*;
+    use crate::testing::on_postgres;
+
+    /// Two transactions that lock two rows in opposite orders: PostgreSQL fails one of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deadlock_that_postgresql_breaks_is_told_from_other_errors() {
+        on_postgres(|db| async move {
+            let pool = db.store.connection();
+            pool.execute_unprepared("CREATE TABLE pair (id INT PRIMARY KEY); INSERT INTO pair VALUES (1), (2)")
+                .await
+                .unwrap();
+            let (a, b) = (begin_write(pool).await.unwrap(), begin_write(pool).await.unwrap());
+            let touch = |id: i32| format!("UPDATE pair SET id = id WHERE id = {id}");
+            a.execute_unprepared(&touch(1)).await.unwrap();
+            b.execute_unprepared(&touch(2)).await.unwrap();
+            let (two, one) = (touch(2), touch(1));
+            let (second_a, second_b) = tokio::join!(a.execute_unprepared(&two), b.execute_unprepared(&one));
+            let failed: Vec<StoreError> =
+                [second_a, second_b].into_iter().filter_map(Result::err).map(unexpected).collect();
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert!(is_deadlock(&failed[0]), "{}", failed[0]);
+            let other = a.execute_unprepared("SELECT * FROM no_such_table").await.unwrap_err();
+            assert!(!is_deadlock(&unexpected(other)));
+            assert!(!is_deadlock(&StoreError::NotFound));
+        })
+        .await;
+    }
 }

@@ -4,8 +4,10 @@
 //! under load, a round trip costs far more than the statement it carries.
 //!
 //! Every part is an `INSERT`, `UPDATE` or `DELETE` with `?` placeholders that changes rows no
-//! other part of the same `Writes` changes (PostgreSQL runs them against one snapshot). Their
-//! order is the order in which they take row locks, on both databases.
+//! other part of the same `Writes` changes (PostgreSQL runs them against one snapshot). SQLite
+//! runs them in order; PostgreSQL in an order of its own, but the same for the same parts, so
+//! that statements that take row locks of the same tables (each part in key order) take them in
+//! the same order.
 
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, DbErr, Value};
 

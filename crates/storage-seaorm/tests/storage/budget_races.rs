@@ -1,19 +1,21 @@
 //! A budget given to a user while their reservations come and go (on PostgreSQL, transactions
-//! that overlap) holds exactly the credits of the reservations still active: a reservation made
+//! that overlap, of two instances) holds exactly the credits of the reservations still active: a reservation made
 //! or closed at the same moment is counted once, neither lost (which would let the user
 //! overspend) nor kept after its close (which would hold credits forever).
 
 use futures::future::join_all;
 use roster_domain::ports::UsageLedger;
 use roster_domain::usage::{CommitOutcome, Metrics, Reservation, ReserveOutcome};
-use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
+use roster_storage::{PoolSettings, Store, on_both_databases};
 
 use crate::fixtures::{
     add_license, add_licensed, count, credits, granted, hard, held_and_consumed, now, reserve, set_budget, tenant,
 };
 
 async fn a_budget_set_while_reservations_come_and_go_holds_exactly_the_active_ones(db: TestDatabase) {
+    // Half of the ledger's work goes through a second instance, with batches of its own.
+    let other = Store::open(&db.url, PoolSettings::default()).await.unwrap();
     let acme = tenant(&db.store, "acme").await;
     let kind = add_license(&db.store, &acme, "Pro", 100).await;
     for round in 0..12 {
@@ -24,14 +26,14 @@ async fn a_budget_set_while_reservations_come_and_go_holds_exactly_the_active_on
         }
         // Six reservations made and six committed, all without a budget, while one is given.
         let made = (0..6).map(|n| {
-            let (store, user) = (db.store.clone(), user.clone());
+            let (store, user) = (if n % 2 == 0 { db.store.clone() } else { other.clone() }, user.clone());
             tokio::spawn(async move {
                 let outcome = reserve(&store, &user, &format!("{round}-late-{n}"), 10, now()).await;
                 assert!(matches!(outcome, ReserveOutcome::Reserved { .. }), "{outcome:?}");
             })
         });
-        let committed = early.into_iter().map(|reservation| {
-            let store = db.store.clone();
+        let committed = early.into_iter().enumerate().map(|(n, reservation)| {
+            let store = if n % 2 == 0 { other.clone() } else { db.store.clone() };
             tokio::spawn(async move {
                 let outcome =
                     store.commit(reservation.tenant, reservation.id, credits(3), &Metrics::default(), now()).await;

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use super::batch::{self, Failure, Op, Outcome};
 use crate::Store;
+use crate::transaction::is_deadlock;
 
 /// The most operations in one transaction.
 pub(super) const MAX_BATCH: usize = 128;
@@ -109,17 +110,21 @@ impl Store {
     }
 
     /// Runs `op` in a transaction of its own, again when a concurrent request took its
-    /// idempotency key (the next attempt answers with that request's reservation).
+    /// idempotency key (the next attempt answers with that request's reservation) or when
+    /// PostgreSQL broke a deadlock by failing it (see `rows::adjust_late_budgets`).
     async fn run_alone(&self, op: &Op, now: Timestamp) -> Result<Outcome, StoreError> {
         for _ in 0..3 {
             match batch::run(self, &[op], now).await {
                 Ok(mut outcomes) => return Ok(outcomes.pop().expect("one outcome per operation")),
                 Err(Failure::KeyTaken) => {}
+                Err(Failure::Store(error)) if is_deadlock(&error) => {
+                    tracing::warn!(%error, "a metering operation was chosen to break a deadlock; running it again");
+                }
                 Err(Failure::Store(error)) => return Err(error),
             }
         }
         Err(StoreError::Unexpected(UnexpectedError::new(
-            "an idempotency key was taken but its reservation cannot be read",
+            "three attempts failed: an idempotency key taken but its reservation unreadable, or deadlocks",
         )))
     }
 }

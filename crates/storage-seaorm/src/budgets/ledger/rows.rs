@@ -243,9 +243,9 @@ pub(super) fn close_reservations(writes: &mut Writes, closed: &[&Reservation], n
 /// (`consumed` up). Such a budget counted the reservations active when it was created, after
 /// waiting for the transactions holding them (and for this one's holders, see [`holders`]);
 /// the statement sees it exactly when it did not count this batch's reservations. Changes
-/// nothing where no budget exists. The one budget lock a batch takes after reservation locks:
-/// should it deadlock with another instance's batch on the same reservation, PostgreSQL breaks
-/// the deadlock by failing one of them (a batch of several operations then runs them one by one).
+/// nothing where no budget exists. The one budget lock a batch takes after reservation and
+/// counter locks: should it deadlock with a batch that locked that budget first (and wants a
+/// counter of the same user), PostgreSQL fails one of the two, whose operations run again.
 pub(super) fn adjust_late_budgets(writes: &mut Writes, changes: &BTreeMap<UserId, (i64, i64)>, now: Timestamp) {
     if changes.is_empty() || writes.backend() != DbBackend::Postgres {
         return;
