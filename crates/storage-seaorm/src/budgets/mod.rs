@@ -275,8 +275,9 @@ impl BudgetRepository for Store {
                 // commit or release gives them back from it); those expired are marked so. On
                 // PostgreSQL, ledger transactions of this user may be under way: this one waits
                 // for those making reservations (they hold the user for share) and for those
-                // closing the reservations it counts (it locks them), and those that come later
-                // see the budget when they write (see the ledger's late budgets).
+                // closing the reservations it counts (it locks them); those that come later read
+                // the budget (reservations) or see it when they write (commits and releases, see
+                // the ledger's late budgets).
                 let lock = if self.backend() == DbBackend::Postgres {
                     let user_lock = "SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE";
                     txn.execute_raw(raw(self.backend(), user_lock, [user.as_uuid().into()]))

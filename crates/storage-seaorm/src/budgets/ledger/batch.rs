@@ -90,8 +90,8 @@ struct Ledger {
     created: Vec<ReservationId>,
     closed: BTreeSet<ReservationId>,
     usage: Usage,
-    /// For users without a budget: credits held (+) and given back (-), and credits committed,
-    /// for a budget created meanwhile (see [`rows::adjust_late_budgets`]).
+    /// For users without a budget: credits given back (reserved, negative) and committed
+    /// (consumed), for a budget created meanwhile (see [`rows::adjust_late_budgets`]).
     late: BTreeMap<UserId, (i64, i64)>,
 }
 
@@ -114,6 +114,11 @@ impl Ledger {
         let (mut budgets, mut holders) = rows::lock_budgets(txn, &reserving, &ids).await?;
         let unbudgeted: BTreeSet<UserId> = reserving.iter().filter(|u| !holders.contains_key(u)).copied().collect();
         holders.extend(rows::holders(txn, &unbudgeted).await?);
+        if !unbudgeted.is_empty() && txn.get_database_backend() == DbBackend::Postgres {
+            // A budget given to one of them while this transaction waited for their rows (see
+            // `rows::holders`) judges their reservations like any other.
+            budgets.extend(rows::lock_budgets(txn, &unbudgeted, &BTreeSet::new()).await?.0);
+        }
         for budget in budgets.values_mut() {
             *budget = budget.at(now);
         }
@@ -176,10 +181,7 @@ impl Ledger {
             return ReserveOutcome::NoLicense;
         }
         let budget = match self.budgets.get_mut(&request.user) {
-            None => {
-                self.late_change(request.user, request.credits.get(), 0);
-                None
-            }
+            None => None,
             Some(budget) => {
                 self.judged.insert(request.user);
                 if !budget.admits(request.credits) {
@@ -267,7 +269,7 @@ impl Ledger {
         outcome
     }
 
-    /// Notes what a budget created meanwhile must hold (`reserved`) and add to its consumption.
+    /// Notes what a budget created meanwhile gives back (`reserved`) and adds to its consumption.
     fn late_change(&mut self, user: UserId, reserved: i64, consumed: i64) {
         let late = self.late.entry(user).or_default();
         *late = (late.0.saturating_add(reserved), late.1.saturating_add(consumed));

@@ -153,7 +153,7 @@ pub(super) struct Holder {
 
 /// The tenant, status and license of each of `users` that exists: users without a budget, held
 /// for share until commit on PostgreSQL, so that a budget given to one of them meanwhile waits
-/// for this transaction, or this transaction for it (see [`adjust_late_budgets`]).
+/// for this transaction, or this transaction for it (and then reads it).
 pub(super) async fn holders(
     txn: &DatabaseTransaction,
     users: &BTreeSet<UserId>,
@@ -239,10 +239,10 @@ pub(super) fn close_reservations(writes: &mut Writes, closed: &[&Reservation], n
 
 /// Adds to `writes` what gives a budget that did not exist when the batch read its users'
 /// budgets (PostgreSQL: `set_budget` committed since) what the batch did for those users:
-/// credits held by reservations made (`reserved` up) or closed (down), and credits committed
-/// (`consumed` up). Such a budget counted the reservations active when it was created, after
-/// waiting for the transactions holding them (and for this one's holders, see [`holders`]);
-/// the statement sees it exactly when it did not count this batch's reservations. Changes
+/// credits held by reservations closed (`reserved` down), and credits committed (`consumed`
+/// up); reservations made are judged by such a budget already (see [`holders`]). Such a budget
+/// counted the reservations active when it was created, after waiting for the transactions
+/// closing them; the statement sees it exactly when it counted this batch's reservations. Changes
 /// nothing where no budget exists. The one budget lock a batch takes after reservation and
 /// counter locks: should it deadlock with a batch that locked that budget first (and wants a
 /// counter of the same user), PostgreSQL fails one of the two, whose operations run again.
