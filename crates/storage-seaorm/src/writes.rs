@@ -9,6 +9,8 @@
 //! that statements that take row locks of the same tables (each part in key order) take them in
 //! the same order.
 
+use std::fmt::Write as _;
+
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, DbErr, Value};
 
 use crate::transaction::raw;
@@ -64,25 +66,27 @@ impl Writes {
         if self.parts.is_empty() {
             return Ok(Written::default());
         }
-        let values: Vec<Value> = self.parts.iter().flat_map(|(_, values)| values.iter().cloned()).collect();
+        let (mut parts, mut values) = (Vec::with_capacity(self.parts.len()), Vec::new());
+        for (part, part_values) in self.parts {
+            parts.push(part);
+            values.extend(part_values);
+        }
         if self.backend == DbBackend::Postgres {
             let mut sql = String::from("WITH ");
-            for (n, (part, _)) in self.parts.iter().enumerate() {
-                if n > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("w{n} AS ({part})"));
+            for (n, part) in parts.iter().enumerate() {
+                let comma = if n > 0 { ", " } else { "" };
+                let _ = write!(sql, "{comma}w{n} AS ({part})");
             }
             let counted = self.counted.map_or("0".to_owned(), |n| format!("(SELECT COUNT(*) FROM w{n})"));
-            sql.push_str(&format!(" SELECT CAST({counted} AS BIGINT) AS counted"));
+            let _ = write!(sql, " SELECT CAST({counted} AS BIGINT) AS counted");
             for n in &self.queries {
-                sql.push_str(&format!(", (SELECT COUNT(*) FROM w{n}) AS q{n}"));
+                let _ = write!(sql, ", (SELECT COUNT(*) FROM w{n}) AS q{n}");
             }
             let row = txn.query_one_raw(raw(self.backend, &sql, values)).await?;
             let counted = row.map(|row| row.try_get::<i64>("", "counted")).transpose()?.unwrap_or(0);
             return Ok(Written { counted: u64::try_from(counted).unwrap_or(0), counter: None });
         }
-        let sql = self.parts.iter().map(|(part, _)| part.as_str()).collect::<Vec<_>>().join(";\n");
+        let sql = parts.join(";\n");
         let rows = txn.query_all_raw(raw(self.backend, &sql, values)).await?;
         let counter = rows.last().and_then(|row| row.try_get::<i64>("", "n").ok());
         Ok(Written { counted: 0, counter })
