@@ -29,8 +29,10 @@ impl Default for PoolSettings {
 
 /// Opens the database at `url`: `sqlite://FILE?mode=rwc` or `postgres://...`.
 ///
-/// SQLite runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a 5 s busy timeout;
-/// the file is created when missing, and its planner statistics are refreshed when stale.
+/// SQLite runs in WAL mode with `synchronous=FULL` (each commit is on disk before it returns:
+/// with `NORMAL`, a power loss or system crash may roll back acknowledged commits, such as
+/// recorded usage), foreign keys on and a 5 s busy timeout; the file is created when missing,
+/// and its planner statistics are refreshed when stale.
 /// PostgreSQL keeps its default plan caching (the user list asks for custom plans in its own
 /// transaction).
 ///
@@ -50,7 +52,7 @@ pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection
         .map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });

@@ -43,6 +43,9 @@ pub struct Store {
     cache: cache::AccessCache,
     /// The queue of this process's metering operations (see `budgets::ledger`).
     batches: std::sync::Arc<budgets::Batches>,
+    /// On SQLite, the connection the metering operations write through (see
+    /// `transaction::SqliteWrite`).
+    sqlite_writer: std::sync::Arc<transaction::SqliteWriter>,
 }
 
 impl Store {
@@ -52,7 +55,15 @@ impl Store {
         let writers = transaction::writers_for(&db);
         let cache = cache::AccessCache::new(0);
         let batches = std::sync::Arc::default();
-        Self { db, limits: ListLimits::default(), writers, grown: std::sync::Arc::default(), cache, batches }
+        Self {
+            db,
+            limits: ListLimits::default(),
+            writers,
+            grown: std::sync::Arc::default(),
+            cache,
+            batches,
+            sqlite_writer: std::sync::Arc::default(),
+        }
     }
 
     /// This store, keeping the access facts of up to `users` users (and as many service

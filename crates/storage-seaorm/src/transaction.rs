@@ -4,16 +4,20 @@ use std::fmt::Write as _;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use futures::TryStreamExt as _;
 use roster_domain::{StoreError, UnexpectedError};
+use sea_orm::sqlx::sqlite::SqliteConnection;
+use sea_orm::sqlx::{AssertSqlSafe, ConnectOptions as _, Either, Executor as _};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait as _, Value,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult, RuntimeErr, SqlErr, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait as _, Value,
 };
+use sea_query_sqlx::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Store;
 use crate::cache::{AccessCache, Changed, sync};
-use crate::writes::{Writes, Written};
+use crate::writes::{Writes, Written, counter};
 
 /// A write transaction and, on SQLite, this process's turn to write.
 ///
@@ -76,6 +80,148 @@ impl WriteTxn {
         self.cache.invalidate(changed);
         committed
     }
+}
+
+/// On SQLite, a write transaction sent to the driver in two calls: `BEGIN IMMEDIATE` with the
+/// transaction's reads, then its writes with `COMMIT`. Each call to SQLite's driver is a hop to
+/// the thread of its connection and back, which under load costs far more than the statements
+/// it carries; a [`WriteTxn`] makes one per statement, and one each to begin and to commit.
+///
+/// It runs on a connection of its own, out of the pool ([`SqliteWriter`]): a pooled connection
+/// that another wrote through since its last use drops its page cache and reads every page it
+/// needs again (the pool hands out the connection idle the longest), and prepares its statements
+/// again once they fell out of its cache. The group commit of the usage ledger writes this way.
+///
+/// Dropped without [`commit`](Self::commit) (or when a rollback failed), its connection is
+/// closed, which rolls back whatever it holds.
+#[derive(Debug)]
+pub(crate) struct SqliteWrite {
+    /// Always there until dropped.
+    conn: Option<SqliteConnection>,
+    home: Arc<SqliteWriter>,
+    cache: AccessCache,
+    /// Whether a transaction may be open on the connection.
+    open: bool,
+    _turn: OwnedSemaphorePermit,
+}
+
+/// The connection of [`SqliteWrite`]s, opened at the first and kept between them.
+#[derive(Debug, Default)]
+pub(crate) struct SqliteWriter(std::sync::Mutex<Option<SqliteConnection>>);
+
+impl SqliteWriter {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<SqliteConnection>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Store {
+    /// Takes this process's turn to write, begins a transaction on SQLite and runs `reads` in
+    /// it, in order, in the same call; returns the rows of each.
+    pub(crate) async fn begin_sqlite_write(
+        &self,
+        reads: Vec<Statement>,
+    ) -> Result<(SqliteWrite, Vec<Vec<QueryResult>>), DbErr> {
+        let Some(writers) = &self.writers else {
+            return Err(DbErr::Custom("a SQLite transaction asked of another database".to_owned()));
+        };
+        let turn = writers.clone().acquire_owned().await.expect("the writers' queue is never closed");
+        let kept = self.sqlite_writer.slot().take();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => self.db.get_sqlite_connection_pool().connect_options().connect().await.map_err(sqlx_error)?,
+        };
+        let mut txn = SqliteWrite {
+            conn: Some(conn),
+            home: self.sqlite_writer.clone(),
+            cache: self.cache.clone(),
+            open: true,
+            _turn: turn,
+        };
+        let mut script = String::from("BEGIN IMMEDIATE");
+        let mut values = Vec::new();
+        for read in reads {
+            script.push_str(";\n");
+            script.push_str(&read.sql);
+            values.extend(read.values.map(|values| values.0).unwrap_or_default());
+        }
+        match txn.run(script, values).await {
+            Ok(mut results) => {
+                results.remove(0);
+                Ok((txn, results))
+            }
+            Err(error) => {
+                txn.roll_back().await;
+                Err(error)
+            }
+        }
+    }
+}
+
+impl SqliteWrite {
+    /// Runs `writes`, what the transaction `changed` (see [`WriteTxn::commit_changed`]) and
+    /// `COMMIT` in one call; then gives the turn to the next writer.
+    pub(crate) async fn commit(mut self, mut writes: Writes, changed: Changed<'_>) -> Result<(), DbErr> {
+        sync::announce(&mut writes, &self.cache, changed);
+        let (mut script, values) = writes.into_script();
+        if !script.is_empty() {
+            script.push_str(";\n");
+        }
+        script.push_str("COMMIT");
+        let committed = self.run(script, values).await;
+        match &committed {
+            Ok(results) => {
+                self.open = false;
+                if let Some(counter) = results.iter().rev().find_map(|rows| counter(rows)) {
+                    // Still during this process's write turn, as the change counter's poll requires.
+                    self.cache.counter().store(counter, std::sync::atomic::Ordering::Release);
+                }
+            }
+            Err(_) => self.roll_back().await,
+        }
+        // Also when the commit failed: it may have committed all the same.
+        self.cache.invalidate(changed);
+        committed.map(drop)
+    }
+
+    /// Runs the statements of `script` with `values` (bound in turn); the rows of each.
+    async fn run(&mut self, script: String, values: Vec<Value>) -> Result<Vec<Vec<QueryResult>>, DbErr> {
+        let query = sea_orm::sqlx::query_with(AssertSqlSafe(script), SqlxValues(sea_orm::sea_query::Values(values)));
+        let conn = self.conn.as_mut().expect("there until dropped");
+        let mut stream = conn.fetch_many(query);
+        let (mut results, mut rows) = (Vec::new(), Vec::new());
+        while let Some(item) = stream.try_next().await.map_err(sqlx_error)? {
+            match item {
+                Either::Right(row) => rows.push(QueryResult::from(row)),
+                // The end of a statement.
+                Either::Left(_) => results.push(std::mem::take(&mut rows)),
+            }
+        }
+        Ok(results)
+    }
+
+    /// Rolls back what the connection holds; if that fails, the connection is closed when
+    /// dropped.
+    async fn roll_back(&mut self) {
+        let conn = self.conn.as_mut().expect("there until dropped");
+        if conn.execute("ROLLBACK").await.is_ok() {
+            self.open = false;
+        }
+    }
+}
+
+impl Drop for SqliteWrite {
+    fn drop(&mut self) {
+        match self.conn.take() {
+            Some(conn) if !self.open => *self.home.slot() = Some(conn),
+            // Closed, which rolls back; the next transaction opens another.
+            _ => {}
+        }
+    }
+}
+
+fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
 }
 
 /// The turns of this process's writers on a SQLite database (`None` on PostgreSQL, which has
@@ -177,7 +323,93 @@ mod tests {
     use sea_orm::ConnectionTrait as _;
 
     use super::*;
-    use crate::testing::on_postgres;
+    use crate::testing::{on_postgres, on_sqlite};
+
+    fn statement(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+        raw(DbBackend::Sqlite, sql, values)
+    }
+
+    /// The number stored in the test table, read through the pool.
+    async fn stored(store: &Store) -> Vec<i64> {
+        let rows = store.connection().query_all_raw(statement("SELECT n FROM numbers ORDER BY n", [])).await.unwrap();
+        rows.iter().map(|row| row.try_get::<i64>("", "n").unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_write_answers_each_read_then_commits_its_writes_and_keeps_its_connection() {
+        on_sqlite(|db| async move {
+            let store = &db.store;
+            store.connection().execute_unprepared("CREATE TABLE numbers (n BIGINT PRIMARY KEY)").await.unwrap();
+            store.connection().execute_unprepared("INSERT INTO numbers VALUES (1), (2), (3)").await.unwrap();
+            let reads = vec![
+                statement("SELECT n FROM numbers WHERE n >= ? ORDER BY n", [2i64.into()]),
+                statement("SELECT n FROM numbers WHERE n > ?", [9i64.into()]),
+                statement("DELETE FROM numbers WHERE n = ? RETURNING n", [1i64.into()]),
+            ];
+            let (txn, results) = store.begin_sqlite_write(reads).await.unwrap();
+            let numbers = |rows: &Vec<QueryResult>| -> Vec<i64> {
+                rows.iter().map(|row| row.try_get::<i64>("", "n").unwrap()).collect()
+            };
+            assert_eq!(results.iter().map(numbers).collect::<Vec<_>>(), [vec![2, 3], vec![], vec![1]]);
+            let mut writes = Writes::new(DbBackend::Sqlite);
+            writes.push("INSERT INTO numbers VALUES (?)".to_owned(), [7i64.into()]);
+            writes.push("UPDATE numbers SET n = n * 10 WHERE n = ?".to_owned(), [3i64.into()]);
+            txn.commit(writes, Changed::Nothing).await.unwrap();
+            assert_eq!(stored(store).await, [2, 7, 30]);
+            assert!(store.sqlite_writer.slot().is_some(), "the connection is kept for the next transaction");
+        })
+        .await;
+    }
+
+    /// `synchronous=FULL` (2): a commit is on disk before it is acknowledged.
+    #[tokio::test]
+    async fn every_sqlite_connection_syncs_each_commit_to_disk() {
+        on_sqlite(|db| async move {
+            let pragma = || statement("PRAGMA synchronous", []);
+            let pooled = db.store.connection().query_one_raw(pragma()).await.unwrap().unwrap();
+            assert_eq!(pooled.try_get_by_index::<i64>(0).unwrap(), 2);
+            let (txn, results) = db.store.begin_sqlite_write(vec![pragma()]).await.unwrap();
+            assert_eq!(results[0][0].try_get_by_index::<i64>(0).unwrap(), 2);
+            txn.commit(Writes::new(DbBackend::Sqlite), Changed::Nothing).await.unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_sqlite_write_leaves_nothing_and_the_next_one_writes() {
+        on_sqlite(|db| async move {
+            let store = &db.store;
+            store.connection().execute_unprepared("CREATE TABLE numbers (n BIGINT PRIMARY KEY)").await.unwrap();
+            store.connection().execute_unprepared("INSERT INTO numbers VALUES (1)").await.unwrap();
+            // The writes fail half-way: the first is rolled back with them.
+            let (txn, _) = store.begin_sqlite_write(Vec::new()).await.unwrap();
+            let mut writes = Writes::new(DbBackend::Sqlite);
+            writes.push("INSERT INTO numbers VALUES (?)".to_owned(), [2i64.into()]);
+            writes.push("INSERT INTO numbers VALUES (?)".to_owned(), [1i64.into()]);
+            let error = txn.commit(writes, Changed::Nothing).await.unwrap_err();
+            assert!(is_unique_violation(&error), "{error}");
+            assert_eq!(stored(store).await, [1]);
+            assert!(store.sqlite_writer.slot().is_some(), "rolled back, the connection is kept");
+            // A read that fails: rolled back too.
+            let failed = store.begin_sqlite_write(vec![statement("SELECT * FROM no_such_table", [])]).await;
+            assert!(failed.is_err());
+            assert!(store.sqlite_writer.slot().is_some(), "rolled back, the connection is kept");
+            // Dropped without commit: rolled back, its connection closed.
+            let (txn, _) = store.begin_sqlite_write(Vec::new()).await.unwrap();
+            drop(txn);
+            assert!(store.sqlite_writer.slot().is_none(), "a connection that may hold a transaction is not kept");
+            // Neither the pool's writers nor the next transaction wait for any of them.
+            let pooled = store.begin_write().await.unwrap();
+            pooled.execute_unprepared("INSERT INTO numbers VALUES (5)").await.unwrap();
+            pooled.commit().await.unwrap();
+            let (txn, _) = store.begin_sqlite_write(Vec::new()).await.unwrap();
+            let mut writes = Writes::new(DbBackend::Sqlite);
+            writes.push("INSERT INTO numbers VALUES (?)".to_owned(), [6i64.into()]);
+            txn.commit(writes, Changed::Nothing).await.unwrap();
+            assert_eq!(stored(store).await, [1, 5, 6]);
+        })
+        .await;
+    }
 
     /// Two transactions that lock two rows in opposite orders: PostgreSQL fails one of them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

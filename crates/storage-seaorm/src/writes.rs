@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, DbErr, Value};
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, DbErr, QueryResult, Value};
 
 use crate::transaction::raw;
 
@@ -66,29 +66,41 @@ impl Writes {
         if self.parts.is_empty() {
             return Ok(Written::default());
         }
+        if self.backend == DbBackend::Sqlite {
+            let (sql, values) = self.into_script();
+            let rows = txn.query_all_raw(raw(DbBackend::Sqlite, &sql, values)).await?;
+            return Ok(Written { counted: 0, counter: counter(&rows) });
+        }
+        let mut sql = String::from("WITH ");
+        let mut values = Vec::new();
+        for (n, (part, part_values)) in self.parts.into_iter().enumerate() {
+            let comma = if n > 0 { ", " } else { "" };
+            let _ = write!(sql, "{comma}w{n} AS ({part})");
+            values.extend(part_values);
+        }
+        let counted = self.counted.map_or("0".to_owned(), |n| format!("(SELECT COUNT(*) FROM w{n})"));
+        let _ = write!(sql, " SELECT CAST({counted} AS BIGINT) AS counted");
+        for n in &self.queries {
+            let _ = write!(sql, ", (SELECT COUNT(*) FROM w{n}) AS q{n}");
+        }
+        let row = txn.query_one_raw(raw(self.backend, &sql, values)).await?;
+        let counted = row.map(|row| row.try_get::<i64>("", "counted")).transpose()?.unwrap_or(0);
+        Ok(Written { counted: u64::try_from(counted).unwrap_or(0), counter: None })
+    }
+
+    /// On SQLite, the statements, in order, and their values: one script for one call.
+    pub(crate) fn into_script(self) -> (String, Vec<Value>) {
+        debug_assert_eq!(self.backend, DbBackend::Sqlite, "PostgreSQL runs one statement");
         let (mut parts, mut values) = (Vec::with_capacity(self.parts.len()), Vec::new());
         for (part, part_values) in self.parts {
             parts.push(part);
             values.extend(part_values);
         }
-        if self.backend == DbBackend::Postgres {
-            let mut sql = String::from("WITH ");
-            for (n, part) in parts.iter().enumerate() {
-                let comma = if n > 0 { ", " } else { "" };
-                let _ = write!(sql, "{comma}w{n} AS ({part})");
-            }
-            let counted = self.counted.map_or("0".to_owned(), |n| format!("(SELECT COUNT(*) FROM w{n})"));
-            let _ = write!(sql, " SELECT CAST({counted} AS BIGINT) AS counted");
-            for n in &self.queries {
-                let _ = write!(sql, ", (SELECT COUNT(*) FROM w{n}) AS q{n}");
-            }
-            let row = txn.query_one_raw(raw(self.backend, &sql, values)).await?;
-            let counted = row.map(|row| row.try_get::<i64>("", "counted")).transpose()?.unwrap_or(0);
-            return Ok(Written { counted: u64::try_from(counted).unwrap_or(0), counter: None });
-        }
-        let sql = parts.join(";\n");
-        let rows = txn.query_all_raw(raw(self.backend, &sql, values)).await?;
-        let counter = rows.last().and_then(|row| row.try_get::<i64>("", "n").ok());
-        Ok(Written { counted: 0, counter })
+        (parts.join(";\n"), values)
     }
+}
+
+/// SQLite's change counter, returned by the last of `rows` (see [`Written::counter`]).
+pub(crate) fn counter(rows: &[QueryResult]) -> Option<i64> {
+    rows.last().and_then(|row| row.try_get::<i64>("", "n").ok())
 }

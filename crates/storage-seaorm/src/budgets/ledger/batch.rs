@@ -2,7 +2,9 @@
 //! touches is read and locked with a handful of statements (budgets first, in user order, then
 //! reservations), each operation is judged in turn in memory with the domain's rules (as if
 //! they had come one after the other), and the outcome is written back with one statement per
-//! table. A batch of one is the same code.
+//! table. A batch of one is the same code. On SQLite, where the transaction holds the write lock
+//! from its start, the reads go to the driver in one call and the writes with the commit in
+//! another.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -12,7 +14,7 @@ use roster_domain::usage::{
     ReserveRequest,
 };
 use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend};
+use sea_orm::{DatabaseTransaction, DbBackend};
 
 use super::rows::{self, Holder};
 use crate::Store;
@@ -55,19 +57,143 @@ impl From<StoreError> for Failure {
 
 /// Runs `ops` in one transaction at `now`; one outcome per op, in order, all committed.
 pub(super) async fn run(store: &Store, ops: &[&Op], now: Timestamp) -> Result<Vec<Outcome>, Failure> {
+    let wanted = Wanted::of(ops);
+    if store.backend() == DbBackend::Sqlite {
+        return run_on_sqlite(store, ops, &wanted, now).await;
+    }
     let txn = store.begin_write().await.map_err(unexpected)?;
-    let mut ledger = Ledger::load(&txn, ops, now).await?;
-    let outcomes = ops.iter().map(|op| ledger.apply(op)).collect();
-    let mut writes = Writes::new(txn.get_database_backend());
-    let changed = ledger.write(&mut writes);
-    let changed = if changed.is_empty() { Changed::Nothing } else { Changed::Budgets(&changed) };
+    let Judged { outcomes, writes, users, created } =
+        Judged::of(load_locked(&txn, &wanted, now).await?, ops, now, DbBackend::Postgres);
+    let changed = changed(&users);
     let written = txn.write(writes, changed).await.map_err(unexpected)?;
-    if txn.get_database_backend() == DbBackend::Postgres && written.counted < ledger.created.len() as u64 {
+    if written.counted < created as u64 {
         // Dropped without commit: nothing of the batch is written.
         return Err(Failure::KeyTaken);
     }
     txn.commit_written(written, changed).await.map_err(unexpected)?;
     Ok(outcomes)
+}
+
+/// [`run`] on SQLite, in two calls to its driver (see [`SqliteWrite`](crate::transaction::SqliteWrite)):
+/// the reads, all of them, since nothing else writes until commit; then the writes. A taken
+/// idempotency key cannot be: the keys are read under the write lock.
+async fn run_on_sqlite(
+    store: &Store,
+    ops: &[&Op],
+    wanted: &Wanted<'_>,
+    now: Timestamp,
+) -> Result<Vec<Outcome>, Failure> {
+    let backend = DbBackend::Sqlite;
+    let reads = [
+        rows::expire_statement(backend, &wanted.reserving, now, rows::Expiring::Holders),
+        rows::budgets_statement(backend, &wanted.reserving, &wanted.ids),
+        rows::holders_statement(backend, &wanted.reserving),
+        rows::reservations_statement(backend, &wanted.ids, &wanted.keys),
+    ];
+    let present = reads.iter().flatten().cloned().collect();
+    let (txn, results) = store.begin_sqlite_write(present).await.map_err(unexpected)?;
+    let mut results = results.into_iter();
+    let [expired, budgets, holders, reservations] =
+        reads.map(|read| if read.is_some() { results.next().unwrap_or_default() } else { Vec::new() });
+    let (budgets, mut budget_holders) = rows::budgets_from_rows(&budgets)?;
+    budget_holders.extend(rows::holders_from_rows(&holders)?);
+    let loaded = Loaded {
+        budgets,
+        holders: budget_holders,
+        expired: rows::expired_from_rows(&expired)?,
+        reservations: rows::reservations_from_rows(&reservations)?,
+    };
+    let Judged { outcomes, writes, users, .. } = Judged::of(loaded, ops, now, backend);
+    txn.commit(writes, changed(&users)).await.map_err(unexpected)?;
+    Ok(outcomes)
+}
+
+/// A batch judged: the outcome of each operation, and what stores them.
+#[derive(Debug)]
+struct Judged {
+    outcomes: Vec<Outcome>,
+    writes: Writes,
+    /// The users whose budget or reservations changed.
+    users: Vec<UserId>,
+    /// Reservations made.
+    created: usize,
+}
+
+impl Judged {
+    /// Judges `ops` in turn at `now`, from `loaded`.
+    fn of(loaded: Loaded, ops: &[&Op], now: Timestamp, backend: DbBackend) -> Self {
+        let mut ledger = Ledger::new(loaded, now);
+        let outcomes = ops.iter().map(|op| ledger.apply(op)).collect();
+        let mut writes = Writes::new(backend);
+        let users = ledger.write(&mut writes);
+        Self { outcomes, writes, users, created: ledger.created.len() }
+    }
+}
+
+/// What a batch that changed the budgets or reservations of `users` tells the access caches.
+fn changed(users: &[UserId]) -> Changed<'_> {
+    if users.is_empty() { Changed::Nothing } else { Changed::Budgets(users) }
+}
+
+/// What a batch reads: the users who reserve, the reservations it commits or releases, and
+/// the idempotency keys of its reservations.
+#[derive(Debug, Default)]
+struct Wanted<'a> {
+    reserving: BTreeSet<UserId>,
+    ids: BTreeSet<ReservationId>,
+    keys: BTreeSet<(TenantId, &'a IdempotencyKey)>,
+}
+
+impl<'a> Wanted<'a> {
+    fn of(ops: &[&'a Op]) -> Self {
+        let mut wanted = Self::default();
+        for op in ops {
+            match op {
+                Op::Reserve(request) => {
+                    wanted.reserving.insert(request.user);
+                    wanted.keys.insert((request.tenant, &request.key));
+                }
+                Op::Commit { id, .. } | Op::Release { id, .. } => {
+                    wanted.ids.insert(*id);
+                }
+            }
+        }
+        wanted
+    }
+}
+
+/// The rows a batch starts from.
+#[derive(Debug)]
+struct Loaded {
+    /// The budgets of the batch's users, as stored.
+    budgets: HashMap<UserId, Budget>,
+    holders: HashMap<UserId, Holder>,
+    /// Credits held by reservations found expired (and marked so), by user.
+    expired: HashMap<UserId, i64>,
+    reservations: Vec<Reservation>,
+}
+
+/// Reads and locks what the batch `wanted` touches on PostgreSQL, in the order every
+/// transaction locks them: budgets (in user order), users without a budget, reservations.
+async fn load_locked(txn: &DatabaseTransaction, wanted: &Wanted<'_>, now: Timestamp) -> Result<Loaded, StoreError> {
+    let (mut budgets, mut holders) = rows::lock_budgets(txn, &wanted.reserving, &wanted.ids).await?;
+    let unbudgeted: BTreeSet<UserId> = wanted.reserving.iter().filter(|u| !holders.contains_key(u)).copied().collect();
+    holders.extend(rows::holders(txn, &unbudgeted).await?);
+    if !unbudgeted.is_empty() {
+        // A budget given to one of them while this transaction waited for their rows (see
+        // `rows::holders`) judges their reservations like any other.
+        budgets.extend(rows::lock_budgets(txn, &unbudgeted, &BTreeSet::new()).await?.0);
+    }
+    // Only held credits can have expired: users holding none have nothing to release.
+    let holding: BTreeSet<UserId> = wanted
+        .reserving
+        .iter()
+        .filter(|user| budgets.get(user).is_some_and(|b| b.reserved > Credits::ZERO))
+        .copied()
+        .collect();
+    let expired = rows::expire_reservations(txn, &holding, now).await?;
+    let reservations = rows::lock_reservations(txn, &wanted.ids, &wanted.keys).await?;
+    Ok(Loaded { budgets, holders, expired, reservations })
 }
 
 /// Credits, never beyond the most an amount may hold.
@@ -96,49 +222,22 @@ struct Ledger {
 }
 
 impl Ledger {
-    async fn load(txn: &DatabaseTransaction, ops: &[&Op], now: Timestamp) -> Result<Self, StoreError> {
-        let mut ids = BTreeSet::new();
-        let mut reserving = BTreeSet::new();
-        let mut keys: BTreeSet<(TenantId, &IdempotencyKey)> = BTreeSet::new();
-        for op in ops {
-            match op {
-                Op::Reserve(request) => {
-                    reserving.insert(request.user);
-                    keys.insert((request.tenant, &request.key));
-                }
-                Op::Commit { id, .. } | Op::Release { id, .. } => {
-                    ids.insert(*id);
-                }
-            }
-        }
-        let (mut budgets, mut holders) = rows::lock_budgets(txn, &reserving, &ids).await?;
-        let unbudgeted: BTreeSet<UserId> = reserving.iter().filter(|u| !holders.contains_key(u)).copied().collect();
-        holders.extend(rows::holders(txn, &unbudgeted).await?);
-        if !unbudgeted.is_empty() && txn.get_database_backend() == DbBackend::Postgres {
-            // A budget given to one of them while this transaction waited for their rows (see
-            // `rows::holders`) judges their reservations like any other.
-            budgets.extend(rows::lock_budgets(txn, &unbudgeted, &BTreeSet::new()).await?.0);
-        }
+    /// The ledger of `loaded`, judged at `now`.
+    fn new(loaded: Loaded, now: Timestamp) -> Self {
+        let Loaded { mut budgets, holders, expired, reservations } = loaded;
         for budget in budgets.values_mut() {
             *budget = budget.at(now);
         }
-        // Only held credits can have expired: users holding none have nothing to release.
-        let holding: BTreeSet<UserId> = reserving
-            .iter()
-            .filter(|user| budgets.get(user).is_some_and(|b| b.reserved > Credits::ZERO))
-            .copied()
-            .collect();
         let mut judged = BTreeSet::new();
-        for (user, credits) in rows::expire_reservations(txn, &holding, now).await? {
+        for (user, credits) in expired {
             if let Some(budget) = budgets.get_mut(&user) {
                 budget.reserved = clamp(budget.reserved.get() - credits);
                 judged.insert(user);
             }
         }
-        let found = rows::lock_reservations(txn, &ids, &keys).await?;
-        let by_key = found.iter().map(|r| ((r.tenant, r.key.clone()), r.id)).collect();
-        let reservations = found.into_iter().map(|r| (r.id, r)).collect();
-        Ok(Self {
+        let by_key = reservations.iter().map(|r| ((r.tenant, r.key.clone()), r.id)).collect();
+        let reservations = reservations.into_iter().map(|r| (r.id, r)).collect();
+        Self {
             now,
             budgets,
             judged,
@@ -149,7 +248,7 @@ impl Ledger {
             closed: BTreeSet::new(),
             usage: Usage::default(),
             late: BTreeMap::new(),
-        })
+        }
     }
 
     fn apply(&mut self, op: &Op) -> Outcome {

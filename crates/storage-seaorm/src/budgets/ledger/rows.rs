@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use roster_domain::budget::{Budget, Credits, MAX_CREDITS};
 use roster_domain::usage::{IdempotencyKey, Reservation};
 use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, UserStatus};
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Value};
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 
 use crate::budgets::{BUDGET_COLUMNS, from_row};
 use crate::listed::{Cell, Listed, uuid_in, uuid_in_or};
@@ -57,10 +57,18 @@ pub(super) async fn lock_reservations(
     ids: &BTreeSet<ReservationId>,
     keys: &BTreeSet<(TenantId, &IdempotencyKey)>,
 ) -> Result<Vec<Reservation>, StoreError> {
+    reservations_from_rows(&query(txn, reservations_statement(txn.get_database_backend(), ids, keys)).await?)
+}
+
+/// The statement of [`lock_reservations`]; `None` when there is nothing to read.
+pub(super) fn reservations_statement(
+    backend: DbBackend,
+    ids: &BTreeSet<ReservationId>,
+    keys: &BTreeSet<(TenantId, &IdempotencyKey)>,
+) -> Option<Statement> {
     if ids.is_empty() && keys.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
-    let backend = txn.get_database_backend();
     let mut values: Vec<Value> = Vec::new();
     // One set of ids (not an `OR` of two conditions), each key looked up on its own in the
     // index of keys (not joined, which may be planned as a scan of the whole table).
@@ -77,8 +85,19 @@ pub(super) async fn lock_reservations(
     });
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT {} FROM reservations WHERE {listed} ORDER BY id{lock}", columns());
-    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
+    Some(raw(backend, &sql, values))
+}
+
+pub(super) fn reservations_from_rows(rows: &[QueryResult]) -> Result<Vec<Reservation>, StoreError> {
     rows.iter().map(reservation_from_row).collect()
+}
+
+/// The rows `statement` returns; none without a statement.
+async fn query(txn: &DatabaseTransaction, statement: Option<Statement>) -> Result<Vec<QueryResult>, StoreError> {
+    match statement {
+        Some(statement) => txn.query_all_raw(statement).await.map_err(unexpected),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Marks the active reservations of `users` that expired by `now` as expired; returns the
@@ -88,20 +107,48 @@ pub(crate) async fn expire_reservations(
     users: &BTreeSet<UserId>,
     now: Timestamp,
 ) -> Result<HashMap<UserId, i64>, StoreError> {
-    let mut released = HashMap::new();
+    let statement = expire_statement(txn.get_database_backend(), users, now, Expiring::All);
+    expired_from_rows(&query(txn, statement).await?)
+}
+
+/// Whose reservations [`expire_statement`] expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Expiring {
+    /// Those of all the users named.
+    All,
+    /// Those of the users named whose budget holds credits: only held credits can have expired
+    /// (users without a budget hold none).
+    Holders,
+}
+
+/// The statement of [`expire_reservations`]; `None` without users.
+pub(super) fn expire_statement(
+    backend: DbBackend,
+    users: &BTreeSet<UserId>,
+    now: Timestamp,
+    expiring: Expiring,
+) -> Option<Statement> {
     if users.is_empty() {
-        return Ok(released);
+        return None;
     }
-    let backend = txn.get_database_backend();
     let mut values: Vec<Value> = vec![now.into()];
     let held_by = uuid_in(backend, "user_id", users.iter().map(|user| user.as_uuid()), &mut values);
     values.push(now.into());
+    let holding = if expiring == Expiring::Holders {
+        " AND EXISTS (SELECT 1 FROM budgets b WHERE b.user_id = reservations.user_id AND b.reserved > 0)"
+    } else {
+        ""
+    };
     let sql = format!(
         "UPDATE reservations SET status = 'expired', closed_at = ? \
-         WHERE {held_by} AND status = 'active' AND expires_at <= ? RETURNING user_id, credits"
+         WHERE {held_by} AND status = 'active' AND expires_at <= ?{holding} RETURNING user_id, credits"
     );
-    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
-    for row in &rows {
+    Some(raw(backend, &sql, values))
+}
+
+pub(super) fn expired_from_rows(rows: &[QueryResult]) -> Result<HashMap<UserId, i64>, StoreError> {
+    let mut released = HashMap::new();
+    for row in rows {
         let user: uuid::Uuid = row.try_get("", "user_id").map_err(unexpected)?;
         let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
         *released.entry(UserId::from(user)).or_default() += credits;
@@ -116,12 +163,19 @@ pub(super) async fn lock_budgets(
     txn: &DatabaseTransaction,
     reserving: &BTreeSet<UserId>,
     ids: &BTreeSet<ReservationId>,
-) -> Result<(HashMap<UserId, Budget>, HashMap<UserId, Holder>), StoreError> {
-    let (mut budgets, mut holders) = (HashMap::new(), HashMap::new());
+) -> Result<Budgets, StoreError> {
+    budgets_from_rows(&query(txn, budgets_statement(txn.get_database_backend(), reserving, ids)).await?)
+}
+
+/// The statement of [`lock_budgets`]; `None` when there is nothing to read.
+pub(super) fn budgets_statement(
+    backend: DbBackend,
+    reserving: &BTreeSet<UserId>,
+    ids: &BTreeSet<ReservationId>,
+) -> Option<Statement> {
     if reserving.is_empty() && ids.is_empty() {
-        return Ok((budgets, holders));
+        return None;
     }
-    let backend = txn.get_database_backend();
     // One set of users (not an `OR` of two conditions).
     let mut values: Vec<Value> = Vec::new();
     let users = uuid_in_or(backend, "b.user_id", reserving.iter().map(|user| user.as_uuid()), &mut values, |values| {
@@ -135,13 +189,21 @@ pub(super) async fn lock_budgets(
          WHERE {users} ORDER BY b.user_id{lock}",
         columns.join(", ")
     );
-    for row in txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)? {
+    Some(raw(backend, &sql, values))
+}
+
+pub(super) fn budgets_from_rows(rows: &[QueryResult]) -> Result<Budgets, StoreError> {
+    let (mut budgets, mut holders) = (HashMap::new(), HashMap::new());
+    for row in rows {
         let user: UserId = row.try_get::<uuid::Uuid>("", "user_id").map_err(unexpected)?.into();
-        budgets.insert(user, from_row(&row, "")?);
-        holders.insert(user, holder_from_row(&row)?);
+        budgets.insert(user, from_row(row, "")?);
+        holders.insert(user, holder_from_row(row)?);
     }
     Ok((budgets, holders))
 }
+
+/// Users' budgets, and what a reservation needs of each of those users.
+pub(super) type Budgets = (HashMap<UserId, Budget>, HashMap<UserId, Holder>);
 
 /// What a reservation needs of its user.
 #[derive(Debug, Clone, Copy)]
@@ -158,15 +220,22 @@ pub(super) async fn holders(
     txn: &DatabaseTransaction,
     users: &BTreeSet<UserId>,
 ) -> Result<HashMap<UserId, Holder>, StoreError> {
+    holders_from_rows(&query(txn, holders_statement(txn.get_database_backend(), users)).await?)
+}
+
+/// The statement of [`holders`]; `None` without users.
+pub(super) fn holders_statement(backend: DbBackend, users: &BTreeSet<UserId>) -> Option<Statement> {
     if users.is_empty() {
-        return Ok(HashMap::new());
+        return None;
     }
-    let backend = txn.get_database_backend();
     let mut values = Vec::new();
     let listed = uuid_in(backend, "id", users.iter().map(|user| user.as_uuid()), &mut values);
     let lock = if backend == DbBackend::Postgres { " ORDER BY id FOR SHARE" } else { "" };
     let sql = format!("SELECT id, tenant_id, status, license_id FROM users WHERE {listed}{lock}");
-    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
+    Some(raw(backend, &sql, values))
+}
+
+pub(super) fn holders_from_rows(rows: &[QueryResult]) -> Result<HashMap<UserId, Holder>, StoreError> {
     rows.iter()
         .map(|row| {
             let id: uuid::Uuid = row.try_get("", "id").map_err(unexpected)?;
