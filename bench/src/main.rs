@@ -161,6 +161,11 @@ struct GatewayArgs {
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
 
+    /// Committed reservations in the ledger before the load starts (a gateway in its steady
+    /// state; 0 starts from an empty ledger).
+    #[arg(long, default_value_t = 100_000)]
+    history: u64,
+
     /// Seconds each case runs.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
