@@ -72,12 +72,7 @@ impl WriteTxn {
     /// forgets them once committed. Then gives the turn to the next writer.
     pub(crate) async fn commit_written(self, written: Written, changed: Changed<'_>) -> Result<(), DbErr> {
         let committed = self.txn.commit().await;
-        if let (Ok(()), Some(counter)) = (&committed, written.counter) {
-            // Still during this process's write turn, as the change counter's poll requires.
-            self.cache.counter().store(counter, std::sync::atomic::Ordering::Release);
-        }
-        // Also when the commit failed: it may have committed all the same.
-        self.cache.invalidate(changed);
+        self.cache.after_commit(committed.is_ok(), written.counter, changed);
         committed
     }
 }
@@ -169,18 +164,17 @@ impl SqliteWrite {
         }
         script.push_str("COMMIT");
         let committed = self.run(script, values).await;
-        match &committed {
+        let counter = match &committed {
             Ok(results) => {
                 self.open = false;
-                if let Some(counter) = results.iter().rev().find_map(|rows| counter(rows)) {
-                    // Still during this process's write turn, as the change counter's poll requires.
-                    self.cache.counter().store(counter, std::sync::atomic::Ordering::Release);
-                }
+                results.iter().rev().find_map(|rows| counter(rows))
             }
-            Err(_) => self.roll_back().await,
-        }
-        // Also when the commit failed: it may have committed all the same.
-        self.cache.invalidate(changed);
+            Err(_) => {
+                self.roll_back().await;
+                None
+            }
+        };
+        self.cache.after_commit(committed.is_ok(), counter, changed);
         committed.map(drop)
     }
 

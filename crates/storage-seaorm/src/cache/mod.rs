@@ -16,6 +16,10 @@
 //! A read that raced a write is never kept: each read takes a [`Ticket`] (the epoch and the
 //! user's generation) before it asks the database, and its answer is kept only if the ticket is
 //! still current when the answer comes back.
+//!
+//! A metering batch of this process writes its users' budgets through instead of forgetting
+//! them (see [`Metered`]): the gateway checks a user's entitlements between their reservations,
+//! and each check would otherwise read the database again.
 
 pub(crate) mod sync;
 
@@ -24,6 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use roster_domain::budget::Budget;
 use roster_domain::ports::AccessFacts;
 use roster_domain::service::ServiceCredential;
 use roster_domain::{TenantId, Timestamp, UserId};
@@ -41,6 +46,29 @@ pub(crate) enum Changed<'a> {
     Budgets(&'a [UserId]),
     /// Possibly anything.
     Anything,
+    /// The budgets (and reservations) of the users of a metering batch, and what it left them.
+    Metered(&'a Metered),
+}
+
+/// What a metering batch changed: the budgets and reservations of `users`; for those among them
+/// whose facts this process keeps, the budget it wrote and when their reservations made expire.
+#[derive(Debug)]
+pub(crate) struct Metered {
+    pub users: Vec<UserId>,
+    pub budgets: Vec<BudgetWritten>,
+    /// When the batch was judged.
+    pub at: Timestamp,
+}
+
+/// A user's budget as a metering batch left it (see [`AccessCache::write_budgets`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BudgetWritten {
+    pub user: UserId,
+    /// Taken before the commit, with the user's budget row locked.
+    pub ticket: Option<Ticket>,
+    pub budget: Budget,
+    /// The first expiry of the reservations the batch made for the user.
+    pub expires: Option<Timestamp>,
 }
 
 /// The result of a look-up.
@@ -207,8 +235,70 @@ impl AccessCache {
         match changed {
             Changed::Nothing => {}
             Changed::Budgets(users) => self.invalidate_users(users.iter().copied()),
+            Changed::Metered(metered) => self.invalidate_users(metered.users.iter().copied()),
             Changed::Anything => self.invalidate_all(),
         }
+    }
+
+    /// After a write transaction that `changed` this, still during this process's write turn
+    /// on SQLite: when it `committed`, what a metering batch wrote is kept (see
+    /// [`write_budgets`](Self::write_budgets)); anything else it changed is forgotten, also when
+    /// the commit failed (it may have committed all the same). `counter` is SQLite's change
+    /// counter as the transaction left it: anything but one more than this process last saw means
+    /// that another process wrote meanwhile, and everything is forgotten.
+    pub(crate) fn after_commit(&self, committed: bool, counter: Option<i64>, changed: Changed<'_>) {
+        if let Some(counter) = counter.filter(|_| committed) {
+            let seen = self.shared.counter.swap(counter, Ordering::AcqRel);
+            if seen.checked_add(1) != Some(counter) {
+                self.invalidate_all();
+            }
+        }
+        match changed {
+            Changed::Metered(metered) if committed => self.write_budgets(metered),
+            other => self.invalidate(other),
+        }
+    }
+
+    /// The tickets of `users`: taken by a metering batch before it commits, with their budget
+    /// rows locked (the budgets cannot change until the commit).
+    pub(crate) fn tickets(&self, users: &[UserId]) -> Vec<Option<Ticket>> {
+        let kept = lock(&self.shared.users);
+        users.iter().map(|user| self.ticket(kept.get(user).map_or(0, |slot| slot.generation))).collect()
+    }
+
+    /// Forgets the users of a committed metering batch, then keeps again, with the budget it
+    /// wrote, the facts of each whose kept facts were fresh and whose ticket is still current
+    /// (nothing else was invalidated since the batch locked their budget: no other write of their
+    /// facts came in between). Their reservations made lower how long the facts hold: the budget
+    /// written counts no reservation expired by then, since the facts were fresh. The age of the
+    /// facts stays that of their read (the [`MAX_AGE`] backstop).
+    pub(crate) fn write_budgets(&self, metered: &Metered) {
+        let mut users = lock(&self.shared.users);
+        for written in &metered.budgets {
+            let slot = users.entry(written.user).or_default();
+            let current = written.ticket.is_some_and(|ticket| {
+                ticket.generation == slot.generation && ticket.epoch == self.shared.epoch.load(Ordering::Acquire)
+            });
+            let kept = slot.kept.take().filter(|kept| {
+                current
+                    && kept.value.budget.is_some()
+                    && self.fresh(kept, kept.tenant, slot.generation, Some(metered.at))
+            });
+            // Reads under way, begun before the commit, keep nothing.
+            slot.generation += 1;
+            slot.kept = kept.map(|mut kept| {
+                kept.value.budget = Some(written.budget);
+                kept.until = match (kept.until, written.expires) {
+                    (Some(until), Some(expires)) => Some(until.min(expires)),
+                    (until, expires) => until.or(expires),
+                };
+                kept.generation = slot.generation;
+                kept
+            });
+        }
+        drop(users);
+        let written: std::collections::HashSet<UserId> = metered.budgets.iter().map(|w| w.user).collect();
+        self.invalidate_users(metered.users.iter().copied().filter(|user| !written.contains(user)));
     }
 
     /// Forgets everything kept of `users` (their facts; credentials are not theirs).

@@ -54,6 +54,7 @@ pub(crate) fn announce(writes: &mut Writes, cache: &AccessCache, changed: Change
 /// `<instance> *`, or `<instance> <user>,<user>,...`.
 fn payload(instance: uuid::Uuid, changed: Changed<'_>) -> String {
     match changed {
+        Changed::Metered(metered) => payload(instance, Changed::Budgets(&metered.users)),
         Changed::Budgets(users) if users.len() <= MAX_NAMED => {
             let mut text = String::with_capacity(37 + users.len() * 37);
             text.push_str(&instance.to_string());

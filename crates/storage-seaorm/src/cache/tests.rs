@@ -1,10 +1,11 @@
 //! The cache's rules, without a database: what is served, and what a race leaves out.
 
 use chrono::TimeDelta;
+use roster_domain::budget::{Budget, BudgetPeriod, BudgetPolicy, Credits};
 use roster_domain::ports::AccessFacts;
 use roster_domain::{Role, TenantId, Timestamp, UserId, UserStatus};
 
-use super::{AccessCache, Changed, Lookup, Ticket};
+use super::{AccessCache, BudgetWritten, Changed, Lookup, Metered, Ticket};
 
 fn facts(role: Role) -> AccessFacts {
     AccessFacts { role, status: UserStatus::Active, license: None, budget: None }
@@ -118,4 +119,112 @@ fn a_full_cache_starts_again_and_keeps_no_read_begun_before() {
     let ticket = miss(&cache, tenant, users[2]);
     cache.keep_facts(ticket, tenant, users[2], facts(Role::User), None);
     assert!(hit(&cache, tenant, users[2], now()).is_some());
+}
+
+fn budget(consumed: i64) -> Budget {
+    let policy =
+        BudgetPolicy { limit: Credits::new(1000).unwrap(), period: BudgetPeriod::Monthly, warn_at: None, hard: true };
+    Budget { consumed: Credits::new(consumed).unwrap(), ..Budget::new(policy, now()) }
+}
+
+fn budgeted(consumed: i64) -> AccessFacts {
+    AccessFacts { budget: Some(budget(consumed)), ..facts(Role::User) }
+}
+
+/// What a metering batch that left `user`'s budget at `consumed` tells the cache, its ticket
+/// taken now (as before its commit).
+fn metered(cache: &AccessCache, user: UserId, consumed: i64, expires: Option<Timestamp>) -> Metered {
+    let ticket = cache.tickets(&[user])[0];
+    Metered {
+        users: vec![user],
+        budgets: vec![BudgetWritten { user, ticket, budget: budget(consumed), expires }],
+        at: now(),
+    }
+}
+
+#[test]
+fn a_metering_batch_writes_the_budget_through_and_its_reservations_shorten_the_facts() {
+    let (cache, tenant, user) = (live(10), TenantId::new(), UserId::new());
+    let first_expiry = now() + TimeDelta::minutes(5);
+    let ticket = miss(&cache, tenant, user);
+    cache.keep_facts(ticket, tenant, user, budgeted(10), Some(first_expiry));
+    let made_expires = now() + TimeDelta::minutes(1);
+    let batch = metered(&cache, user, 20, Some(made_expires));
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), Some(budgeted(20)));
+    assert_eq!(hit(&cache, tenant, user, made_expires), None, "the reservation made expires first");
+
+    // A later batch cannot lengthen them.
+    let batch = metered(&cache, user, 30, Some(first_expiry + TimeDelta::minutes(1)));
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), Some(budgeted(30)));
+    assert_eq!(hit(&cache, tenant, user, made_expires), None);
+}
+
+#[test]
+fn a_metering_batch_keeps_nothing_that_another_write_may_have_changed() {
+    let (cache, tenant, user) = (live(10), TenantId::new(), UserId::new());
+    let keep = || {
+        let ticket = miss(&cache, tenant, user);
+        cache.keep_facts(ticket, tenant, user, budgeted(10), None);
+    };
+
+    keep();
+    let batch = metered(&cache, user, 20, None);
+    cache.invalidate(Changed::Budgets(&[user]));
+    keep();
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), None, "invalidated between the ticket and the commit");
+
+    keep();
+    let batch = metered(&cache, user, 20, None);
+    cache.invalidate(Changed::Anything);
+    keep();
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), None, "everything invalidated meanwhile");
+
+    keep();
+    let batch = metered(&cache, user, 20, None);
+    cache.after_commit(false, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), None, "a commit that failed may have committed");
+
+    // Nothing kept when the batch began: nothing written through, and a read begun before the
+    // commit keeps nothing either.
+    let batch = metered(&cache, user, 20, None);
+    let before = miss(&cache, tenant, user);
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), None);
+    cache.keep_facts(before, tenant, user, budgeted(10), None);
+    assert_eq!(hit(&cache, tenant, user, now()), None, "read before the commit");
+
+    // Kept facts without a budget: a budget written meanwhile is not theirs to take.
+    let ticket = miss(&cache, tenant, user);
+    cache.keep_facts(ticket, tenant, user, facts(Role::User), None);
+    let batch = metered(&cache, user, 20, None);
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), None);
+
+    // Users of the batch whose budget it did not write are forgotten.
+    keep();
+    let batch = Metered { users: vec![user], budgets: Vec::new(), at: now() };
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, now()), None);
+}
+
+#[test]
+fn a_write_after_another_process_wrote_on_sqlite_forgets_everything() {
+    let (cache, tenant) = (live(10), TenantId::new());
+    let (ada, bob) = (UserId::new(), UserId::new());
+    cache.counter().store(41, std::sync::atomic::Ordering::Release);
+    let keep = |user| {
+        let ticket = miss(&cache, tenant, user);
+        cache.keep_facts(ticket, tenant, user, facts(Role::User), None);
+    };
+    keep(ada);
+    keep(bob);
+    cache.after_commit(true, Some(42), Changed::Budgets(&[ada]));
+    assert!(hit(&cache, tenant, bob, now()).is_some(), "this process's own write, the next in line");
+    // Another process added one (43) before this one's next write.
+    cache.after_commit(true, Some(44), Changed::Budgets(&[ada]));
+    assert_eq!(hit(&cache, tenant, bob, now()), None, "another process may have changed anything");
 }

@@ -7,9 +7,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use roster_domain::budget::Credits;
+use roster_domain::ports::UsageLedger as _;
 use roster_domain::ports::{AccessFacts, LicenseRepository as _, ServiceCredentialRepository as _};
 use roster_domain::service::{Scope, ServiceCredential, ServiceName};
-use roster_domain::{Actor, AuditAction, AuditEvent, Timestamp, User, UserStatus};
+use roster_domain::usage::{CommitOutcome, Metrics};
+use roster_domain::{Actor, AuditAction, AuditEvent, Role, Timestamp, User, UserStatus};
 use roster_storage::testing::TestDatabase;
 use roster_storage::{PoolSettings, Store, on_both_databases};
 use sea_orm::ConnectionTrait as _;
@@ -85,6 +88,29 @@ async fn a_reservation_changes_the_budget_served_at_once(db: TestDatabase) {
     assert_eq!(facts(&store, &user, now()).await.budget.unwrap().reserved.get(), 70);
 }
 
+/// The gateway checks a user's entitlements between their reservations: what a reservation or a
+/// commit leaves of the budget is written through the cache, not read again.
+async fn a_metering_batch_writes_the_budget_through_the_cache(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let user = spender(&store).await;
+    assert_eq!(facts(&store, &user, now()).await.budget.unwrap().reserved.get(), 0);
+    // Behind every store's back: whoever serves it read the database.
+    let sql = "UPDATE users SET role = 'collaborator' WHERE id = ?";
+    db.store.connection().execute_raw(statement(db.backend(), sql, [user.id.as_uuid().into()])).await.unwrap();
+    let held = granted(reserve(&store, &user, "work", 70, now()).await);
+    let served = facts(&store, &user, now()).await;
+    assert_eq!(served.role, Role::User, "still served from memory");
+    assert_eq!(served.budget.unwrap().reserved.get(), 70);
+    let metrics = Metrics::default();
+    let committed = store.commit(user.tenant, held.id, Credits::new(50).unwrap(), &metrics, now()).await.unwrap();
+    assert!(matches!(committed, CommitOutcome::Committed { .. }));
+    let served = facts(&store, &user, now()).await;
+    let read = facts(&db.store, &user, now()).await;
+    assert_eq!((served.role, read.role), (Role::User, Role::Collaborator), "from memory");
+    assert_eq!(served.budget, read.budget, "the budget as stored");
+    assert_eq!((read.budget.unwrap().reserved.get(), read.budget.unwrap().consumed.get()), (0, 50));
+}
+
 async fn what_another_instance_writes_is_not_served_for_long(db: TestDatabase) {
     let store = cached(&db.store).await;
     let other = another_instance(&db).await;
@@ -138,10 +164,44 @@ async fn a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon(db: 
 on_both_databases!(
     facts_are_served_from_memory_until_this_store_writes,
     a_reservation_changes_the_budget_served_at_once,
+    a_metering_batch_writes_the_budget_through_the_cache,
     what_another_instance_writes_is_not_served_for_long,
     facts_are_not_served_past_the_expiry_of_a_live_reservation,
     a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon,
 );
+
+/// SQLite: another process that writes just before this store does is not missed. This store's
+/// write finds the change counter two ahead of what it last saw, and forgets everything, where
+/// remembering the new value would hide the other write from every later poll.
+#[tokio::test]
+async fn another_process_writing_just_before_this_store_is_not_missed() {
+    roster_storage::testing::on_sqlite(|db: TestDatabase| async move {
+        let store = cached(&db.store).await;
+        let other = another_instance(&db).await;
+        let acme = tenant(&other, "acme").await;
+        let kind = add_license(&other, &acme, "Pro", 5).await;
+        let user = add_budgeted(&other, &acme, "spender@example.com", &kind, hard(1000), now()).await;
+        let second = add_budgeted(&other, &acme, "second@example.com", &kind, hard(1000), now()).await;
+        eventually(&store, &user, |facts| facts.role == Role::User).await;
+        let mut current = user;
+        for attempt in 0..3 {
+            // Just after a poll, a write elsewhere, then one here, before the next poll.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let role = if current.role == Role::User { Role::Collaborator } else { Role::User };
+            let after = current.with_role(role, now());
+            change(&other, &current, &after, AuditAction::UserRoleChanged).await.unwrap();
+            current = after;
+            granted(reserve(&store, &second, &format!("here-{attempt}"), 10, now()).await);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(
+                facts(&store, &current, now()).await.role,
+                role,
+                "attempt {attempt}: the other write was missed"
+            );
+        }
+    })
+    .await;
+}
 
 /// PostgreSQL: when the notification connection is lost, the cache serves nothing it may have
 /// missed news of; it listens again and serves from memory again.

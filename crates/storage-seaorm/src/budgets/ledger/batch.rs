@@ -20,7 +20,7 @@ use super::rows::{self, Holder};
 use crate::Store;
 use crate::budgets::counters::Usage;
 use crate::budgets::locked::write_budgets;
-use crate::cache::Changed;
+use crate::cache::{BudgetWritten, Changed, Metered};
 use crate::transaction::unexpected;
 use crate::writes::Writes;
 
@@ -62,9 +62,9 @@ pub(super) async fn run(store: &Store, ops: &[&Op], now: Timestamp) -> Result<Ve
         return run_on_sqlite(store, ops, &wanted, now).await;
     }
     let txn = store.begin_write().await.map_err(unexpected)?;
-    let Judged { outcomes, writes, users, created } =
-        Judged::of(load_locked(&txn, &wanted, now).await?, ops, now, DbBackend::Postgres);
-    let changed = changed(&users);
+    let loaded = load_locked(&txn, &wanted, now).await?;
+    let Judged { outcomes, writes, metered, created } = Judged::of(store, loaded, ops, now);
+    let changed = changed(&metered);
     let written = txn.write(writes, changed).await.map_err(unexpected)?;
     if written.counted < created as u64 {
         // Dropped without commit: nothing of the batch is written.
@@ -103,8 +103,8 @@ async fn run_on_sqlite(
         expired: rows::expired_from_rows(&expired)?,
         reservations: rows::reservations_from_rows(&reservations)?,
     };
-    let Judged { outcomes, writes, users, .. } = Judged::of(loaded, ops, now, backend);
-    txn.commit(writes, changed(&users)).await.map_err(unexpected)?;
+    let Judged { outcomes, writes, metered, .. } = Judged::of(store, loaded, ops, now);
+    txn.commit(writes, changed(&metered)).await.map_err(unexpected)?;
     Ok(outcomes)
 }
 
@@ -113,26 +113,43 @@ async fn run_on_sqlite(
 struct Judged {
     outcomes: Vec<Outcome>,
     writes: Writes,
-    /// The users whose budget or reservations changed.
-    users: Vec<UserId>,
+    /// What changed, for the access caches.
+    metered: Metered,
     /// Reservations made.
     created: usize,
 }
 
 impl Judged {
-    /// Judges `ops` in turn at `now`, from `loaded`.
-    fn of(loaded: Loaded, ops: &[&Op], now: Timestamp, backend: DbBackend) -> Self {
+    /// Judges `ops` in turn at `now`, from `loaded` (read with the budgets locked), for the
+    /// transaction of `store`.
+    fn of(store: &Store, loaded: Loaded, ops: &[&Op], now: Timestamp) -> Self {
         let mut ledger = Ledger::new(loaded, now);
         let outcomes = ops.iter().map(|op| ledger.apply(op)).collect();
-        let mut writes = Writes::new(backend);
+        let mut writes = Writes::new(store.backend());
         let users = ledger.write(&mut writes);
-        Self { outcomes, writes, users, created: ledger.created.len() }
+        let written: Vec<UserId> = ledger.judged.iter().copied().collect();
+        let tickets = store.cache.tickets(&written);
+        let budgets = written
+            .into_iter()
+            .zip(tickets)
+            .map(|(user, ticket)| {
+                let expires = ledger
+                    .created
+                    .iter()
+                    .map(|id| &ledger.reservations[id])
+                    .filter(|reservation| reservation.user == user)
+                    .map(|reservation| reservation.expires_at)
+                    .min();
+                BudgetWritten { user, ticket, budget: ledger.budgets[&user], expires }
+            })
+            .collect();
+        Self { outcomes, writes, metered: Metered { users, budgets, at: now }, created: ledger.created.len() }
     }
 }
 
-/// What a batch that changed the budgets or reservations of `users` tells the access caches.
-fn changed(users: &[UserId]) -> Changed<'_> {
-    if users.is_empty() { Changed::Nothing } else { Changed::Budgets(users) }
+/// What a batch tells the access caches.
+fn changed(metered: &Metered) -> Changed<'_> {
+    if metered.users.is_empty() { Changed::Nothing } else { Changed::Metered(metered) }
 }
 
 /// What a batch reads: the users who reserve, the reservations it commits or releases, and
