@@ -323,7 +323,7 @@ mod tests {
         raw(DbBackend::Sqlite, sql, values)
     }
 
-    /// The number stored in the test table, read through the pool.
+    /// The numbers stored in the test table, read through the pool.
     async fn stored(store: &Store) -> Vec<i64> {
         let rows = store.connection().query_all_raw(statement("SELECT n FROM numbers ORDER BY n", [])).await.unwrap();
         rows.iter().map(|row| row.try_get::<i64>("", "n").unwrap()).collect()
