@@ -323,6 +323,12 @@ mod tests {
         raw(DbBackend::Sqlite, sql, values)
     }
 
+    /// Creates the test table `numbers` holding `rows` (e.g. `(1), (2)`).
+    async fn create_numbers(store: &Store, rows: &str) {
+        let sql = format!("CREATE TABLE numbers (n BIGINT PRIMARY KEY); INSERT INTO numbers VALUES {rows}");
+        store.connection().execute_unprepared(&sql).await.unwrap();
+    }
+
     /// The numbers stored in the test table, read through the pool.
     async fn stored(store: &Store) -> Vec<i64> {
         let rows = store.connection().query_all_raw(statement("SELECT n FROM numbers ORDER BY n", [])).await.unwrap();
@@ -333,8 +339,7 @@ mod tests {
     async fn a_sqlite_write_answers_each_read_then_commits_its_writes_and_keeps_its_connection() {
         on_sqlite(|db| async move {
             let store = &db.store;
-            store.connection().execute_unprepared("CREATE TABLE numbers (n BIGINT PRIMARY KEY)").await.unwrap();
-            store.connection().execute_unprepared("INSERT INTO numbers VALUES (1), (2), (3)").await.unwrap();
+            create_numbers(store, "(1), (2), (3)").await;
             let reads = vec![
                 statement("SELECT n FROM numbers WHERE n >= ? ORDER BY n", [2i64.into()]),
                 statement("SELECT n FROM numbers WHERE n > ?", [9i64.into()]),
@@ -373,8 +378,7 @@ mod tests {
     async fn a_failed_sqlite_write_leaves_nothing_and_the_next_one_writes() {
         on_sqlite(|db| async move {
             let store = &db.store;
-            store.connection().execute_unprepared("CREATE TABLE numbers (n BIGINT PRIMARY KEY)").await.unwrap();
-            store.connection().execute_unprepared("INSERT INTO numbers VALUES (1)").await.unwrap();
+            create_numbers(store, "(1)").await;
             // The writes fail half-way: the first is rolled back with them.
             let (txn, _) = store.begin_sqlite_write(Vec::new()).await.unwrap();
             let mut writes = Writes::new(DbBackend::Sqlite);

@@ -133,20 +133,22 @@ impl Judged {
         let outcomes = ops.iter().map(|op| ledger.apply(op)).collect();
         let mut writes = Writes::new(store.backend());
         let users = ledger.write(&mut writes);
+        // The first expiry of the reservations made, by user.
+        let mut expires: HashMap<UserId, Timestamp> = HashMap::new();
+        for reservation in ledger.created.iter().map(|id| &ledger.reservations[id]) {
+            let first = expires.entry(reservation.user).or_insert(reservation.expires_at);
+            *first = (*first).min(reservation.expires_at);
+        }
         let written: Vec<UserId> = ledger.judged.iter().copied().collect();
         let tickets = store.cache.tickets(&written);
         let budgets = written
             .into_iter()
             .zip(tickets)
-            .map(|(user, ticket)| {
-                let expires = ledger
-                    .created
-                    .iter()
-                    .map(|id| &ledger.reservations[id])
-                    .filter(|reservation| reservation.user == user)
-                    .map(|reservation| reservation.expires_at)
-                    .min();
-                BudgetWritten { user, ticket, budget: ledger.budgets[&user], expires }
+            .map(|(user, ticket)| BudgetWritten {
+                user,
+                ticket,
+                budget: ledger.budgets[&user],
+                expires: expires.get(&user).copied(),
             })
             .collect();
         Self { outcomes, writes, metered: Metered { users, budgets, at: now }, created: ledger.created.len() }
