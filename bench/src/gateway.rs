@@ -20,6 +20,7 @@ use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
 use serde_json::{Value as Json, json};
 
 use crate::client::load;
+use crate::cpu::CpuTime;
 use crate::database::{BenchDatabase, server_version};
 use crate::stats::{Samples, Summary, ms};
 use crate::{BoxError, GatewayArgs};
@@ -37,12 +38,15 @@ pub async fn run(args: GatewayArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// A measured case: operations per second and the latency of each.
+/// A measured case: operations per second, the latency of each, and the machine's CPU.
 #[derive(Debug)]
 struct Measured {
     name: String,
     per_second: f64,
     summary: Summary,
+    /// The share of the machine's CPU time spent busy, and busy CPU time per operation
+    /// (unknown off Linux).
+    cpu: Option<(f64, Duration)>,
 }
 
 #[handler]
@@ -109,24 +113,17 @@ async fn bench(args: &GatewayArgs, database: &BenchDatabase) -> Result<(), BoxEr
         // Statistics as autovacuum keeps them.
         analyze(&db).await?;
         let slice = Duration::from_secs_f64(args.seconds / f64::from(args.rounds));
-        let mut tallies: Vec<(Samples, Duration)> =
-            chosen.iter().map(|_| (Samples::default(), Duration::ZERO)).collect();
+        let mut tallies: Vec<Tally> = chosen.iter().map(|_| Tally::default()).collect();
         for round in 0..args.rounds {
             for (n, &case) in chosen.iter().enumerate() {
-                let started = Instant::now();
+                let (started, cpu) = (Instant::now(), CpuTime::now());
                 let samples = cases.run(case, slice, &format!("round{round}")).await?;
-                tallies[n].0.extend(samples);
-                tallies[n].1 += started.elapsed();
+                tallies[n].add(samples, started.elapsed(), cpu.zip(CpuTime::now()));
             }
         }
         raw.drop_table().await?;
-        let measured: Vec<Measured> = chosen
-            .into_iter()
-            .zip(tallies)
-            .map(|(case, (samples, elapsed))| {
-                record(case.name(), samples.len() as f64 / elapsed.as_secs_f64(), &samples)
-            })
-            .collect();
+        let measured: Vec<Measured> =
+            chosen.into_iter().zip(tallies).map(|(case, tally)| tally.record(case.name())).collect();
 
         let report = report(args, &version, &measured);
         println!("\n{report}");
@@ -191,10 +188,41 @@ async fn analyze(db: &sea_orm::DatabaseConnection) -> Result<(), BoxError> {
     Ok(())
 }
 
-fn record(name: &str, per_second: f64, samples: &Samples) -> Measured {
-    let summary = samples.summary();
-    println!("  {name}: {per_second:.0}/s, p50 {} ms, p99 {} ms", ms(summary.p50), ms(summary.p99));
-    Measured { name: name.to_owned(), per_second, summary }
+/// What a case measured over its turns.
+#[derive(Debug)]
+struct Tally {
+    samples: Samples,
+    elapsed: Duration,
+    /// The CPU time of the machine counted during the turns; `None` once a turn could not count it.
+    cpu: Option<CpuTime>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self { samples: Samples::default(), elapsed: Duration::ZERO, cpu: Some(CpuTime::default()) }
+    }
+}
+
+impl Tally {
+    /// Adds a turn: its samples, how long it took, and the CPU counters before and after it.
+    fn add(&mut self, samples: Samples, elapsed: Duration, cpu: Option<(CpuTime, CpuTime)>) {
+        self.samples.extend(samples);
+        self.elapsed += elapsed;
+        self.cpu = self.cpu.zip(cpu).map(|(mut counted, (before, after))| {
+            counted.add(after.since(before));
+            counted
+        });
+    }
+
+    fn record(self, name: &str) -> Measured {
+        let (per_second, summary) = (self.samples.len() as f64 / self.elapsed.as_secs_f64(), self.samples.summary());
+        let cpu = self.cpu.and_then(|cpu| Some((cpu.busy_share()?, cpu.per_operation(self.elapsed, summary.n)?)));
+        let busy = cpu.map_or_else(String::new, |(share, each)| {
+            format!(", CPU {:.0} % busy, {:.0} µs per operation", share * 100.0, each.as_secs_f64() * 1e6)
+        });
+        println!("  {name}: {per_second:.0}/s, p50 {} ms, p99 {} ms{busy}", ms(summary.p50), ms(summary.p99));
+        Measured { name: name.to_owned(), per_second, summary, cpu }
+    }
 }
 
 /// A JSON request that must answer `expected`; returns the body.
@@ -429,12 +457,24 @@ fn report(args: &GatewayArgs, version: &str, measured: &[Measured]) -> String {
         args.pool,
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
     );
-    let _ = writeln!(out, "| case | per second | p50 ms | p95 ms | p99 ms | operations |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "CPU: the share of the machine's CPU time spent busy during the case (clients, server and database \
+         together), and that busy time per operation (from /proc/stat). Well below 100 %, a case waits on \
+         something other than the CPU.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| case | per second | p50 ms | p95 ms | p99 ms | operations | CPU busy | CPU µs per operation |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for m in measured {
+        let (busy, each) = m.cpu.map_or(("n/a".to_owned(), "n/a".to_owned()), |(share, each)| {
+            (format!("{:.0} %", share * 100.0), format!("{:.0}", each.as_secs_f64() * 1e6))
+        });
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {busy} | {each} |",
             m.name,
             m.per_second,
             ms(m.summary.p50),

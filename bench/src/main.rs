@@ -17,6 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod access;
 mod client;
+mod cpu;
 mod database;
 mod gateway;
 mod query_string;
