@@ -11,10 +11,6 @@
 //!
 //! Results go to `bench/results/` (a markdown table per database).
 
-/// The allocator of the `roster` binary, so that the application measured runs as it is served.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod access;
 mod client;
 mod cpu;

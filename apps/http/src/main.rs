@@ -3,11 +3,6 @@
 use clap::Parser as _;
 use roster_http::cli::{Cli, run};
 
-/// mimalloc rather than the system's allocator: far less time in `malloc` and `free` under
-/// concurrent requests (see the gateway benchmark in the README).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
