@@ -2,7 +2,8 @@
 //! entitlement checks per second, and reservation + commit pairs per second, each next to two
 //! baselines measured in the same run: a poem hello-world endpoint in the same process, and the
 //! rate of raw single-row `UPDATE`s (autocommit) on the same database through a pool of the same
-//! size.
+//! size. Each case also reports how busy the machine's CPUs were and its CPU time per operation
+//! ([`crate::cpu`]): whether it is bound by the CPU or waits on something else.
 
 use std::fmt::Write as _;
 use std::future::Future;
