@@ -323,13 +323,33 @@ pub struct UsageEvent {
     pub occurred_at: Option<Timestamp>,
 }
 
+/// How far ahead of Roster's clock an event may be dated (the gateway's clock may run ahead).
+pub const MAX_EVENT_LEAD: TimeDelta = TimeDelta::minutes(5);
+
+impl UsageEvent {
+    /// Is this event a retry of `recorded`, the event recorded earlier under its key (dated
+    /// when it was recorded, if it came without a date)? The same user, credits and metrics;
+    /// and the same time, to the microsecond stored, when this one gives a time.
+    #[must_use]
+    pub fn retries(&self, recorded: &UsageEvent) -> bool {
+        let micros = |at: Timestamp| at.timestamp_micros();
+        self.user == recorded.user
+            && self.credits == recorded.credits
+            && self.metrics == recorded.metrics
+            && self.occurred_at.is_none_or(|at| Some(micros(at)) == recorded.occurred_at.map(micros))
+    }
+}
+
 /// What recording one event came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventOutcome {
     /// Recorded now.
     Recorded,
-    /// Recorded earlier under the same key: not counted again.
+    /// Recorded earlier under the same key, with the same content (see
+    /// [`UsageEvent::retries`]): a retry, not counted again.
     Duplicate,
+    /// The key was recorded earlier with other content: this event is not recorded.
+    KeyReused,
     /// No such user in the tenant: not recorded.
     UserNotFound,
 }
@@ -341,4 +361,33 @@ pub struct UsageReport {
     pub credits: i64,
     /// Other metrics, by name.
     pub metrics: BTreeMap<String, i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(credits: i64, metrics: &[(&str, u64)], at: Option<&str>) -> UsageEvent {
+        UsageEvent {
+            key: IdempotencyKey::parse("k").unwrap(),
+            user: UserId::from(uuid::Uuid::nil()),
+            credits: Credits::new(credits).unwrap(),
+            metrics: Metrics::new(metrics.iter().copied()).unwrap(),
+            occurred_at: at.map(|at| at.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_retry_has_the_same_user_credits_metrics_and_time_when_it_gives_one() {
+        let recorded = event(10, &[("chats", 1)], Some("2026-12-01T10:00:00.123456Z"));
+        assert!(event(10, &[("chats", 1)], None).retries(&recorded));
+        assert!(event(10, &[("chats", 1)], Some("2026-12-01T10:00:00.123456Z")).retries(&recorded));
+        assert!(event(10, &[("chats", 1)], Some("2026-12-01T10:00:00.1234569Z")).retries(&recorded), "stored in µs");
+        assert!(!event(10, &[("chats", 1)], Some("2026-12-01T10:00:01.123456Z")).retries(&recorded));
+        assert!(!event(11, &[("chats", 1)], None).retries(&recorded));
+        assert!(!event(10, &[("chats", 2)], None).retries(&recorded));
+        assert!(!event(10, &[], None).retries(&recorded));
+        let someone_else = UsageEvent { user: UserId::new(), ..event(10, &[("chats", 1)], None) };
+        assert!(!someone_else.retries(&recorded));
+    }
 }

@@ -170,10 +170,24 @@ pub(crate) fn uuid_in(
     ids: impl IntoIterator<Item = uuid::Uuid>,
     values: &mut Vec<Value>,
 ) -> String {
-    let cells: Vec<Cell> = ids.into_iter().map(Cell::Uuid).collect();
+    cells_in(backend, column, "uuid", ids.into_iter().map(Cell::Uuid).collect(), values)
+}
+
+/// `column IN (...)` for `texts`, whose values are appended to `values`.
+pub(crate) fn text_in<'t>(
+    backend: DbBackend,
+    column: &str,
+    texts: impl IntoIterator<Item = &'t str>,
+    values: &mut Vec<Value>,
+) -> String {
+    cells_in(backend, column, "text", texts.into_iter().map(|text| Cell::Text(text.to_owned())).collect(), values)
+}
+
+/// `column IN (...)` for `cells` of the PostgreSQL type `ty`, whose values are appended to `values`.
+fn cells_in(backend: DbBackend, column: &str, ty: &str, cells: Vec<Cell>, values: &mut Vec<Value>) -> String {
     if backend == DbBackend::Postgres {
         values.push(array_literal(cells.iter()).into());
-        return format!("{column} = ANY(CAST(? AS uuid[]))");
+        return format!("{column} = ANY(CAST(? AS {ty}[]))");
     }
     if cells.is_empty() {
         return "1 = 0".to_owned();
@@ -219,5 +233,15 @@ mod tests {
         assert_eq!(uuid_in(DbBackend::Sqlite, "id", [], &mut values), "1 = 0");
         assert_eq!(uuid_in(DbBackend::Postgres, "id", [], &mut values), "id = ANY(CAST(? AS uuid[]))");
         assert_eq!(values, vec![Value::from("{}")]);
+    }
+
+    #[test]
+    fn texts_are_listed_like_ids() {
+        let mut values = Vec::new();
+        assert_eq!(text_in(DbBackend::Postgres, "k", ["a,b", "c"], &mut values), "k = ANY(CAST(? AS text[]))");
+        assert_eq!(values, vec![Value::from(r#"{"a,b","c"}"#)]);
+        let mut values = Vec::new();
+        assert_eq!(text_in(DbBackend::Sqlite, "k", ["a,b", "c"], &mut values), "k IN (?, ?)");
+        assert_eq!(values, vec![Value::from("a,b"), Value::from("c")]);
     }
 }

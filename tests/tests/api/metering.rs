@@ -197,6 +197,11 @@ async fn usage_events_are_recorded_once_by_key_and_counted_on_the_day_they_occur
     late["occurred_at"] = json!((now - TimeDelta::days(1)).to_rfc3339());
     let second = app.record(&gateway, vec![event("e-1", &user, 5, json!({ "pages_imported": 12 })), late]).await;
     assert_eq!(second.expect(200), &results(&[("e-1", "duplicate"), ("e-4", "recorded")]));
+    // The key of a recorded event, for other use: not recorded.
+    for reused in [event("e-1", &user, 6, json!({ "pages_imported": 12 })), event("e-1", &user, 5, json!({}))] {
+        let answer = app.record(&gateway, vec![reused]).await;
+        assert_eq!(answer.expect(200), &results(&[("e-1", "idempotency_key_reused")]));
+    }
 
     // Refused batches record nothing.
     let twice = vec![event("e-5", &user, 1, json!({})), event("e-5", &user, 1, json!({}))];
@@ -212,7 +217,11 @@ async fn usage_events_are_recorded_once_by_key_and_counted_on_the_day_they_occur
     app.record(&gateway, vec![event("e-6", &user, -1, json!({}))]).await.expect_problem(400, "invalid_request");
     let mut future = event("e-6", &user, 1, json!({}));
     future["occurred_at"] = json!("9999-12-31T23:59:59-01:00");
-    app.record(&gateway, vec![future]).await.expect_problem(422, "invalid_time");
+    app.record(&gateway, vec![future.clone()]).await.expect_problem(422, "invalid_time");
+    // Ahead of the server's clock by more than 5 minutes: refused, the whole batch.
+    future["occurred_at"] = json!((now + TimeDelta::minutes(5) + TimeDelta::seconds(1)).to_rfc3339());
+    let ahead = app.record(&gateway, vec![event("e-8", &user, 1, json!({})), future]).await;
+    ahead.expect_problem(422, "event_in_future");
 
     // A batch is read up to 1 MiB (other operations stop at 64 KiB).
     let mut huge = event("e-7", &user, 1, json!({}));

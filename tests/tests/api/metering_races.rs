@@ -1,6 +1,7 @@
 //! Metering under concurrency: reservations racing for one budget (one and two instances),
-//! idempotent retries all in flight together, parallel batches of events, and late commits
-//! racing new reservations. Every outcome is judged one after the other, whatever the timing.
+//! idempotent retries all in flight together (reservations and events), parallel batches of
+//! events, and late commits racing new reservations. Every outcome is judged one after the
+//! other, whatever the timing.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -130,6 +131,42 @@ async fn parallel_batches_over_the_same_users_in_any_order_are_all_recorded(db: 
     }
 }
 
+/// One usage event sent 20 times at once, through `instances` in turn: recorded once, every
+/// other answer a duplicate, its credits and metrics counted once.
+async fn one_event_sent_twenty_times_at_once(instances: &[&TestApp]) {
+    let app = instances[0];
+    let gateway = app.service_key(&["usage:write"]).await;
+    let user = app.licensed_user_with_budget("events@example.com", policy(1000, "monthly")).await;
+    let sent = (0..20).map(|i| {
+        let events = vec![event("flush-1", &user, 7, json!({ "pages_imported": 3 }))];
+        instances[i % instances.len()].record(&gateway, events)
+    });
+    let replies = join_all(sent).await;
+    let mut answers: BTreeMap<String, usize> = BTreeMap::new();
+    for reply in &replies {
+        let results = &reply.expect(200)["results"];
+        assert_eq!(results[0]["idempotency_key"], "flush-1", "{reply:?}");
+        *answers.entry(results[0]["status"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(answers, BTreeMap::from([("duplicate".to_owned(), 19), ("recorded".to_owned(), 1)]));
+    for instance in instances {
+        assert_eq!(spent(&instance.budget(&user).await), [7, 0, 993]);
+    }
+    let usage = app.get(&format!("/v1/users/{user}/usage"), &app.admin_token).await;
+    assert_eq!(usage.expect(200)["usage"], json!({ "credits": 7, "metrics": { "pages_imported": 3 } }));
+}
+
+async fn one_usage_event_sent_twenty_times_in_parallel_counts_once(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    one_event_sent_twenty_times_at_once(&[&app]).await;
+}
+
+async fn one_usage_event_sent_twenty_times_in_parallel_through_two_instances_counts_once(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let other = app.another_instance(&db).await;
+    one_event_sent_twenty_times_at_once(&[&app, &other]).await;
+}
+
 async fn late_commits_racing_new_reservations_of_the_same_user_all_succeed(db: TestDatabase) {
     let (app, clock) = spawn_clocked_app(&db).await;
     let gateway = app.service_key(&["usage:write"]).await;
@@ -156,5 +193,7 @@ on_both_databases!(
     twenty_parallel_retries_of_one_key_get_one_reservation_and_hold_its_credits_once,
     parallel_retries_of_a_reservation_that_fills_the_budget_all_get_the_original_answer,
     parallel_batches_over_the_same_users_in_any_order_are_all_recorded,
+    one_usage_event_sent_twenty_times_in_parallel_counts_once,
+    one_usage_event_sent_twenty_times_in_parallel_through_two_instances_counts_once,
     late_commits_racing_new_reservations_of_the_same_user_all_succeed,
 );

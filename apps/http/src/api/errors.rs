@@ -43,7 +43,7 @@
 //! | `concurrent_modification` | 409 | the user or the caller changed meanwhile; retry |
 //! | `payload_too_large` | 413 | the body exceeds the documented limit |
 //! | `unsupported_media_type` | 415 | the body is not of the operation's content type (`application/json`, `text/csv` for imports) |
-//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `invalid_idempotency_key`, `no_scope`, `invalid_csv`, `invalid_issuer`, `invalid_audience`, `invalid_entra_tenant_id` | 422 | a value is not acceptable |
+//! | `invalid_email`, `invalid_phone`, `invalid_name`, `invalid_referral_code`, `invalid_search`, `invalid_cursor`, `invalid_time`, `confirmation_mismatch`, `invalid_license_name`, `unknown_license`, `invalid_date`, `invalid_span`, `invalid_metrics`, `invalid_batch`, `event_in_future`, `invalid_idempotency_key`, `no_scope`, `invalid_csv`, `invalid_issuer`, `invalid_audience`, `invalid_entra_tenant_id` | 422 | a value is not acceptable |
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
@@ -525,6 +525,7 @@ impl From<MeteringError> for Problem {
         match error {
             MeteringError::Forbidden(v) => v.into(),
             MeteringError::InvalidBatch => Problem::unprocessable("invalid_batch", error.to_string()),
+            MeteringError::FutureEvent(_) => Problem::unprocessable("event_in_future", error.to_string()),
             MeteringError::Unexpected(e) => e.into(),
         }
     }

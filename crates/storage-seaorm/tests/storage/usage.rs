@@ -230,6 +230,47 @@ async fn events_are_applied_once_per_key_with_one_outcome_each_in_order(db: Test
     assert_eq!(record(&db, globex.tenant.id, &[event(&theirs, "a", 7)], now()).await, vec![Recorded]);
 }
 
+async fn a_key_recorded_before_answers_a_retry_as_a_duplicate_and_other_use_as_a_reused_key(db: TestDatabase) {
+    use EventOutcome::{Duplicate, KeyReused, Recorded};
+    let acme = tenant(&db.store, "acme").await;
+    let user = spender(&db, &acme, "spender@example.com", hard(100)).await;
+    let colleague = spender(&db, &acme, "colleague@example.com", hard(100)).await;
+    let (first_at, later) = (now(), now() + Duration::minutes(3));
+    let chats = UsageEvent { metrics: metrics(&[("chats", 2)]), ..event(&user, "chats", 5) };
+    let dated = UsageEvent { occurred_at: Some(first_at - Duration::seconds(30)), ..event(&user, "dated", 1) };
+    let undated = event(&user, "undated", 3);
+    let first = [chats.clone(), dated.clone(), undated.clone()];
+    assert_eq!(record(&db, user.tenant, &first, first_at).await, vec![Recorded; 3]);
+
+    let retries = [
+        chats.clone(),
+        dated.clone(),
+        undated.clone(),
+        // Dated when it was first recorded, as the first request was.
+        UsageEvent { occurred_at: Some(first_at), ..undated.clone() },
+    ];
+    assert_eq!(record(&db, user.tenant, &retries, later).await, vec![Duplicate; 4]);
+    let reused = [
+        UsageEvent { credits: credits(6), ..chats.clone() },
+        UsageEvent { metrics: metrics(&[("chats", 3)]), ..chats.clone() },
+        UsageEvent { metrics: Metrics::default(), ..chats.clone() },
+        UsageEvent { user: colleague.id, ..chats.clone() },
+        UsageEvent { occurred_at: dated.occurred_at.map(|at| at + Duration::seconds(1)), ..dated.clone() },
+        UsageEvent { occurred_at: Some(later), ..undated.clone() },
+        // The second of a key twice in one batch is judged against the first.
+        event(&user, "fresh", 4),
+        event(&user, "fresh", 4),
+        event(&user, "fresh", 40),
+    ];
+    let outcomes = record(&db, user.tenant, &reused, later).await;
+    assert_eq!(outcomes, [vec![KeyReused; 6], vec![Recorded, Duplicate, KeyReused]].concat());
+
+    assert_eq!(held_and_consumed(&db.store, &user).await, (0, 13), "each key counted once, with its first event");
+    assert_eq!(held_and_consumed(&db.store, &colleague).await, (0, 0));
+    let (from, to) = ((first_at - Duration::seconds(30)).date_naive(), later.date_naive());
+    assert_eq!(usage(&db, &user, from, to).await, report(13, &[("chats", 2)]));
+}
+
 async fn event_credits_count_against_the_budget_even_beyond_a_hard_limit(db: TestDatabase) {
     let user = acme_spender(&db).await;
     granted(reserve(&db.store, &user, "held", 30, now()).await);
@@ -303,6 +344,7 @@ on_both_databases!(
     releasing_gives_the_credits_back_once,
     releasing_a_committed_reservation_is_committed_and_keeps_its_use,
     events_are_applied_once_per_key_with_one_outcome_each_in_order,
+    a_key_recorded_before_answers_a_retry_as_a_duplicate_and_other_use_as_a_reused_key,
     event_credits_count_against_the_budget_even_beyond_a_hard_limit,
     an_event_counts_on_the_day_it_occurred_with_its_metrics,
     budget_totals_sum_the_tenants_use_today_and_this_month,

@@ -212,15 +212,15 @@ impl BudgetsApi {
     /// A user's usage
     ///
     /// Credits and every usage metric (chats, AI responses, pages imported, ...) the user used
-    /// from the UTC day `from` to the UTC day `to`, both included (at most 366 days). By
-    /// default, the current month. Administrators and collaborators read anyone's; users read
-    /// their own.
+    /// from the UTC day `from` to the UTC day `to`, both included (at most 366 days); `to` is
+    /// today by default, `from` the first of `to`'s month. Administrators and collaborators
+    /// read anyone's; users read their own.
     #[oai(path = "/users/:id/usage", method = "get", operation_id = "getUserUsage")]
     async fn usage(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        /// First day (UTC, `YYYY-MM-DD`); the first of the current month by default.
+        /// First day (UTC, `YYYY-MM-DD`); the first of `to`'s month by default.
         #[oai(validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
         from: Query<Option<String>>,
         /// Last day, included (UTC, `YYYY-MM-DD`); today by default.

@@ -9,7 +9,8 @@ use roster_domain::usage::UsageReport;
 
 use crate::api::problem::Problem;
 
-/// When consumption starts again from zero (UTC boundaries).
+/// When consumption starts again from zero: `none` never, `daily` at 00:00 UTC, `weekly` on
+/// Mondays at 00:00 UTC, `monthly` on the 1st at 00:00 UTC.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename = "BudgetPeriod", rename_all = "lowercase")]
 pub enum PeriodDto {

@@ -173,7 +173,8 @@ pub enum EventsResponse {
     /// `unsupported_media_type`: send `Content-Type: application/json`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
-    /// `invalid_batch` (a key twice), `invalid_idempotency_key`, `invalid_metrics` or `invalid_time`.
+    /// `invalid_batch` (a key twice), `event_in_future`, `invalid_idempotency_key`, `invalid_metrics` or
+    /// `invalid_time`.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -281,8 +282,10 @@ impl UsageApi {
     ///
     /// Use recorded without a reservation, in a batch of up to 1000 events with distinct keys,
     /// committed in one transaction before the answer. An event whose key was recorded before
-    /// is not counted again (`duplicate`). Credits count against budgets even beyond a hard
-    /// limit: the work is done.
+    /// is not counted again: `duplicate` when it is a retry (the same user, credits, metrics, and
+    /// time when it gives one), `idempotency_key_reused` otherwise. Credits count against
+    /// budgets even beyond a hard limit: the work is done. Events may be dated up to 5 minutes
+    /// ahead of the server's clock.
     #[oai(path = "/events", method = "post", operation_id = "recordUsageEvents")]
     async fn events(&self, auth: BearerAuth, body: Json<UsageEventsRequest>) -> EventsResponse {
         answer(

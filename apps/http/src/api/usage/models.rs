@@ -134,7 +134,8 @@ pub struct CommitRequestBody {
 #[derive(Object, Debug)]
 #[oai(rename = "UsageEvent", deny_unknown_fields)]
 pub struct UsageEventBody {
-    /// Makes the event idempotent: an event with a key already recorded is not counted again.
+    /// Makes the event idempotent: an event with a key already recorded is not counted again
+    /// (see `UsageEventStatus`).
     #[oai(validator(min_length = 1, max_length = 200))]
     pub idempotency_key: Text,
     /// Whose use.
@@ -144,7 +145,9 @@ pub struct UsageEventBody {
     pub credits: i64,
     /// Other counts, e.g. `{"pages_imported": 12}`.
     pub metrics: Option<BTreeMap<String, u64>>,
-    /// When the use happened; now when omitted. It counts on that UTC day in usage reports.
+    /// When the use happened; now when omitted. It counts on that UTC day in usage reports, and
+    /// against the budget's current period when within it. At most 5 minutes ahead of the
+    /// server's clock (`event_in_future`).
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -177,8 +180,12 @@ pub struct UsageEventsRequest {
 pub enum EventStatusDto {
     /// Recorded now.
     Recorded,
-    /// Recorded earlier under the same key: not counted again.
+    /// Recorded earlier under the same key, with the same user, credits, metrics (and time,
+    /// when given): a retry, not counted again.
     Duplicate,
+    /// Recorded earlier under the same key with another user, credits, metrics or time: this
+    /// event is not recorded.
+    IdempotencyKeyReused,
     /// No such user in the tenant: not recorded.
     UserNotFound,
 }
@@ -188,6 +195,7 @@ impl From<EventOutcome> for EventStatusDto {
         match outcome {
             EventOutcome::Recorded => Self::Recorded,
             EventOutcome::Duplicate => Self::Duplicate,
+            EventOutcome::KeyReused => Self::IdempotencyKeyReused,
             EventOutcome::UserNotFound => Self::UserNotFound,
         }
     }

@@ -12,8 +12,8 @@ use crate::budget::Credits;
 use crate::governance;
 use crate::ports::{Clock, UsageLedger};
 use crate::usage::{
-    CommitOutcome, EventOutcome, IdempotencyKey, Metrics, ReleaseOutcome, ReservationTtl, ReserveOutcome,
-    ReserveRequest, UsageEvent,
+    CommitOutcome, EventOutcome, IdempotencyKey, MAX_EVENT_LEAD, Metrics, ReleaseOutcome, ReservationTtl,
+    ReserveOutcome, ReserveRequest, UsageEvent,
 };
 use crate::{Actor, ReservationId, StoreError, UnexpectedError, UserId, Violation};
 
@@ -29,6 +29,9 @@ pub enum MeteringError {
     /// A batch holds more than [`MAX_EVENTS`] events, or the same key twice.
     #[error("a batch holds 1 to {MAX_EVENTS} events with distinct idempotency keys")]
     InvalidBatch,
+    /// An event is dated more than [`MAX_EVENT_LEAD`] ahead of Roster's clock.
+    #[error("the event `{}` is dated more than 5 minutes ahead of the server's clock", .0.as_str())]
+    FutureEvent(IdempotencyKey),
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
@@ -113,6 +116,10 @@ impl UsageService {
         if events.is_empty() || events.len() > MAX_EVENTS || keys.len() != events.len() {
             return Err(MeteringError::InvalidBatch);
         }
-        Ok(self.ledger.record_events(actor.tenant, events, self.clock.now()).await?)
+        let now = self.clock.now();
+        if let Some(event) = events.iter().find(|event| event.occurred_at.is_some_and(|at| at > now + MAX_EVENT_LEAD)) {
+            return Err(MeteringError::FutureEvent(event.key.clone()));
+        }
+        Ok(self.ledger.record_events(actor.tenant, events, now).await?)
     }
 }

@@ -106,6 +106,36 @@ async fn a_batch_with_a_repeated_key_or_no_event_or_too_many_is_refused_whole() 
     assert!(matches!(usage.record(&actor, &many).await, Err(MeteringError::InvalidBatch)));
 }
 
+#[tokio::test]
+async fn events_dated_up_to_five_minutes_ahead_are_recorded_and_a_batch_with_one_further_ahead_is_refused_whole() {
+    let event = |k: &str, ahead: chrono::TimeDelta| UsageEvent {
+        key: key(k),
+        user: crate::UserId::new(),
+        credits: credits(1),
+        metrics: Metrics::default(),
+        occurred_at: Some(now() + ahead),
+    };
+    let within = [event("past", -chrono::TimeDelta::days(400)), event("ahead", MAX_EVENT_LEAD)];
+    let mut ledger = MockUsageLedger::new();
+    let expected = within.to_vec();
+    ledger
+        .expect_record_events()
+        .withf(move |t, events, at| *t == tenant() && events == expected && *at == now())
+        .times(1)
+        .returning(|_, events, _| Ok(vec![EventOutcome::Recorded; events.len()]));
+    let usage = UsageService::new(Arc::new(ledger), clock());
+    let actor = service(&[Scope::UsageWrite]);
+    assert_eq!(usage.record(&actor, &within).await.unwrap(), vec![EventOutcome::Recorded; 2]);
+
+    let mut ledger = MockUsageLedger::new();
+    ledger.expect_record_events().never();
+    let usage = UsageService::new(Arc::new(ledger), clock());
+    let beyond =
+        [event("now", chrono::TimeDelta::zero()), event("later", MAX_EVENT_LEAD + chrono::TimeDelta::microseconds(1))];
+    let refused = usage.record(&actor, &beyond).await;
+    assert!(matches!(&refused, Err(MeteringError::FutureEvent(k)) if *k == key("later")), "{refused:?}");
+}
+
 fn access_with(facts: AccessFacts) -> AccessService {
     let mut licenses = MockLicenseRepository::new();
     licenses.expect_access_facts().returning(move |_, _, _| Ok(Some(facts.clone())));

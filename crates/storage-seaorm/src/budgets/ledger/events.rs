@@ -1,19 +1,20 @@
 //! A batch of usage events (use without a reservation), in one transaction: the budgets of its
 //! users locked first (in user order, as every ledger transaction does), the events inserted
-//! (a key already used inserts nothing: `Duplicate`), then budgets and counters written once.
+//! (a key already used inserts nothing: `Duplicate` when the event is a retry of the one
+//! recorded, `KeyReused` otherwise), then budgets and counters written once.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use roster_domain::budget::{Credits, MAX_CREDITS};
-use roster_domain::usage::{EventOutcome, UsageEvent};
-use roster_domain::{StoreError, TenantId, Timestamp, UserId};
+use roster_domain::usage::{EventOutcome, IdempotencyKey, Metrics, UsageEvent};
+use roster_domain::{StoreError, TenantId, Timestamp, UnexpectedError, UserId};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction};
 
 use crate::Store;
 use crate::budgets::counters::Usage;
 use crate::budgets::locked::{lock_budgets, write_budgets};
 use crate::cache::Changed;
-use crate::listed::{Cell, Listed, uuid_in};
+use crate::listed::{Cell, Listed, text_in, uuid_in};
 use crate::transaction::{corrupt, raw, unexpected};
 use crate::writes::Writes;
 
@@ -35,33 +36,43 @@ pub(super) async fn record(
     let mut budgets = lock_budgets(&txn, &known).await?;
     let insertable: Vec<&UsageEvent> = events.iter().filter(|event| known.contains(&event.user)).collect();
     let mut recorded = insert_events(&txn, tenant, &insertable, now).await?;
+    // The events recorded before under the keys that inserted nothing: a retry is told from a
+    // key reused for other use by comparing them.
+    let taken = insertable.iter().map(|event| event.key.as_str()).filter(|key| !recorded.contains(*key));
+    let mut earlier = recorded_events(&txn, tenant, taken.collect()).await?;
     let mut usage = Usage::default();
     let mut judged = BTreeSet::new();
-    let outcomes = events
-        .iter()
-        .map(|event| {
-            if !known.contains(&event.user) {
-                return EventOutcome::UserNotFound;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for event in events {
+        if !known.contains(&event.user) {
+            outcomes.push(EventOutcome::UserNotFound);
+            continue;
+        }
+        let at = event.occurred_at.unwrap_or(now);
+        // Taken from the set: the same key twice in a batch is recorded once.
+        if !recorded.remove(event.key.as_str()) {
+            let Some(first) = earlier.get(event.key.as_str()) else {
+                return Err(StoreError::Unexpected(UnexpectedError::new(
+                    "a usage event's key was taken but its event is unreadable",
+                )));
+            };
+            outcomes.push(if event.retries(first) { EventOutcome::Duplicate } else { EventOutcome::KeyReused });
+            continue;
+        }
+        earlier.insert(event.key.as_str().to_owned(), UsageEvent { occurred_at: Some(at), ..event.clone() });
+        if let Some(budget) = budgets.get_mut(&event.user) {
+            *budget = budget.at(now);
+            // Use dated before the current period counts in usage reports only: it was
+            // not spent from this period's budget.
+            if at >= budget.period_start {
+                let consumed = budget.consumed.get().saturating_add(event.credits.get());
+                budget.consumed = Credits::new(consumed.min(MAX_CREDITS)).expect("within bounds");
             }
-            // Taken from the set: the same key twice in a batch is recorded once.
-            if !recorded.remove(event.key.as_str()) {
-                return EventOutcome::Duplicate;
-            }
-            let at = event.occurred_at.unwrap_or(now);
-            if let Some(budget) = budgets.get_mut(&event.user) {
-                *budget = budget.at(now);
-                // Use dated before the current period counts in usage reports only: it was
-                // not spent from this period's budget.
-                if at >= budget.period_start {
-                    let consumed = budget.consumed.get().saturating_add(event.credits.get());
-                    budget.consumed = Credits::new(consumed.min(MAX_CREDITS)).expect("within bounds");
-                }
-                judged.insert(event.user);
-            }
-            usage.add(tenant, event.user, at.date_naive(), event.credits.get(), &event.metrics);
-            EventOutcome::Recorded
-        })
-        .collect();
+            judged.insert(event.user);
+        }
+        usage.add(tenant, event.user, at.date_naive(), event.credits.get(), &event.metrics);
+        outcomes.push(EventOutcome::Recorded);
+    }
     let mut writes = Writes::new(txn.get_database_backend());
     let judged: Vec<_> = judged.iter().map(|user| (*user, budgets[user])).collect();
     write_budgets(&mut writes, &judged, now);
@@ -85,6 +96,43 @@ async fn users_of(
     let sql = format!("SELECT id FROM users WHERE tenant_id = ? AND {listed}");
     let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
     rows.iter().map(|row| Ok(row.try_get::<uuid::Uuid>("", "id").map_err(unexpected)?.into())).collect()
+}
+
+/// The events of `tenant` recorded under `keys`, by key, each dated when it occurred.
+async fn recorded_events(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    keys: BTreeSet<&str>,
+) -> Result<HashMap<String, UsageEvent>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = txn.get_database_backend();
+    let mut values = vec![tenant.as_uuid().into()];
+    let listed = text_in(backend, "idempotency_key", keys, &mut values);
+    let sql = format!(
+        "SELECT idempotency_key, user_id, credits, metrics, occurred_at FROM usage_events \
+         WHERE tenant_id = ? AND {listed}"
+    );
+    let rows = txn.query_all_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
+    let mut events = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let key: String = row.try_get("", "idempotency_key").map_err(unexpected)?;
+        let user: uuid::Uuid = row.try_get("", "user_id").map_err(unexpected)?;
+        let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
+        let metrics: String = row.try_get("", "metrics").map_err(unexpected)?;
+        let metrics: BTreeMap<String, u64> = serde_json::from_str(&metrics).map_err(|e| corrupt("usage metrics", e))?;
+        let event = UsageEvent {
+            key: IdempotencyKey::parse(&key).map_err(|e| corrupt("idempotency key", e))?,
+            user: user.into(),
+            credits: Credits::new(credits).map_err(|e| corrupt("event credits", e))?,
+            metrics: Metrics::new(metrics.iter().map(|(name, value)| (name.as_str(), *value)))
+                .map_err(|e| corrupt("usage metrics", e))?,
+            occurred_at: Some(row.try_get("", "occurred_at").map_err(unexpected)?),
+        };
+        events.insert(key, event);
+    }
+    Ok(events)
 }
 
 /// Inserts `events` in key order; returns the keys inserted (not those already used).
