@@ -290,9 +290,29 @@ async fn budget_and_credential_changes_appear_in_the_audit_trail(db: TestDatabas
     assert!(!Value::Array(events).to_string().contains(secret), "the secret is never recorded");
 }
 
+async fn the_tenant_default_budget_goes_to_imported_users_too(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let default = json!({ "limit": 300, "period": "weekly", "warn_at_percent": 90, "hard": false });
+    app.patch("/v1/settings", &app.admin_token, json!({ "default_budget": default })).await.expect(200);
+    let imported = app.import_file("", "ada@example.com\nbob@example.com,33,06 12 34 56 78\n").await;
+    assert_eq!(imported["created"], 2, "{imported}");
+    let users = app.all_users("").await;
+    let budgets: Vec<(&Value, &Value)> = users.iter().map(|user| (&user["email"], &user["budget"])).collect();
+    assert_eq!(budgets.len(), 3, "{users:?}");
+    for (email, budget) in &budgets[1..] {
+        let fields = ["limit", "period", "warn_at_percent", "hard"].map(|field| &budget[field]);
+        assert_eq!(fields, [&json!(300), &json!("weekly"), &json!(90), &json!(false)], "{email}: {budget}");
+    }
+    assert_eq!(
+        budget_totals(&app).await,
+        json!({ "users": 2, "limit": 600, "consumed_today": 0, "consumed_this_month": 0 })
+    );
+}
+
 on_both_databases!(
     collaborators_read_budgets_users_read_their_own_and_only_administrators_set_them,
     the_tenant_default_budget_goes_to_users_created_or_invited_after_it,
+    the_tenant_default_budget_goes_to_imported_users_too,
     the_user_list_and_the_dashboard_show_budgets_and_usage_as_counted_by_hand,
     budget_and_credential_changes_appear_in_the_audit_trail,
 );

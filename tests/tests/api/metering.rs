@@ -1,5 +1,5 @@
 //! Metering for the AI gateway end to end: the life of a reservation, soft and hard budgets,
-//! period rollover and expiry on a test clock, and batches of usage events (races are in
+//! period rollover (daily, weekly, monthly) and expiry on a test clock, and batches of usage events (races are in
 //! `metering_races`).
 
 use chrono::{Datelike as _, NaiveDate, NaiveTime, TimeDelta};
@@ -122,6 +122,43 @@ async fn a_daily_budget_starts_again_from_zero_after_midnight_utc(db: TestDataba
     let this_month = if tomorrow.day() == 1 { 0 } else { 90 };
     let expected = json!({ "users": 1, "limit": 100, "consumed_today": 0, "consumed_this_month": this_month });
     assert_eq!(totals, expected);
+}
+
+async fn weekly_and_monthly_budgets_start_again_from_zero_on_monday_and_on_the_first_utc(db: TestDatabase) {
+    let (app, clock) = spawn_clocked_app(&db).await;
+    let gateway = app.service_key(&["usage:write"]).await;
+    let weekly = app.licensed_user_with_budget("weekly@example.com", policy(100, "weekly")).await;
+    let monthly = app.licensed_user_with_budget("monthly@example.com", policy(100, "monthly")).await;
+    let mut boundaries = Vec::new();
+    for user in [&weekly, &monthly] {
+        let id = id_of(app.reserve(&gateway, user, 60, &format!("{user}-1")).await.expect(201));
+        app.commit(&gateway, &id, 60, json!({})).await.expect(200);
+        let budget = app.budget(user).await;
+        assert_eq!(spent(&budget), [60, 0, 40]);
+        let (start, reset) = (instant(&budget["period_start"]), instant(&budget["resets_at"]));
+        assert!(start <= clock.now() && clock.now() < reset, "{budget}");
+        boundaries.push((reset, user));
+    }
+    boundaries.sort();
+    for (reset, user) in boundaries {
+        let before = reset - TimeDelta::seconds(1);
+        if clock.now() < before {
+            clock.advance(before - clock.now());
+            assert_eq!(spent(&app.budget(user).await), [60, 0, 40], "{user} before {reset}");
+        }
+        clock.advance(reset + TimeDelta::seconds(1) - clock.now());
+        let budget = app.budget(user).await;
+        assert_eq!(spent(&budget), [0, 0, 100], "{user} after {reset}: {budget}");
+        let next = instant(&budget["resets_at"]);
+        assert_eq!(instant(&budget["period_start"]), reset);
+        assert_eq!(reset.time(), NaiveTime::MIN);
+        if *user == weekly {
+            assert_eq!((reset.weekday(), next - reset), (chrono::Weekday::Mon, TimeDelta::days(7)));
+        } else {
+            let following = (reset.date_naive() + chrono::Months::new(1)).and_time(NaiveTime::MIN).and_utc();
+            assert_eq!((reset.day(), next), (1, following));
+        }
+    }
 }
 
 async fn an_untouched_reservation_releases_itself_when_its_time_runs_out_and_its_use_still_counts(db: TestDatabase) {
@@ -250,6 +287,8 @@ async fn usage_events_are_recorded_once_by_key_and_counted_on_the_day_they_occur
     let year_ago = today - TimeDelta::days(366);
     usage(format!("from={year_ago}&to={today}")).await.expect_problem(422, "invalid_span");
     usage("from=yesterday".to_owned()).await.expect_problem(400, "invalid_request");
+    usage("from=2026-02-30".to_owned()).await.expect_problem(422, "invalid_date");
+    usage("to=2026-13-01".to_owned()).await.expect_problem(422, "invalid_date");
     let month_start = today.with_day(1).unwrap();
     let default = usage(String::new()).await.expect(200).clone();
     let span = [&default["from"], &default["to"]];
@@ -262,6 +301,7 @@ on_both_databases!(
     a_reservation_is_committed_once_or_released_once_never_both,
     a_soft_budget_grants_beyond_its_limit_and_only_reports,
     a_daily_budget_starts_again_from_zero_after_midnight_utc,
+    weekly_and_monthly_budgets_start_again_from_zero_on_monday_and_on_the_first_utc,
     an_untouched_reservation_releases_itself_when_its_time_runs_out_and_its_use_still_counts,
     an_expired_reservation_no_longer_counts_as_held_when_the_budget_is_read,
     usage_events_are_recorded_once_by_key_and_counted_on_the_day_they_occurred,
