@@ -164,12 +164,18 @@ async fn an_unknown_person_is_not_provisioned_unless_the_tenant_creates_users_ju
     refusal(&app, &token).await.expect_problem(403, "not_provisioned");
 }
 
-async fn just_in_time_an_unknown_person_becomes_an_active_user_without_a_license(db: TestDatabase) {
+async fn just_in_time_an_unknown_person_becomes_an_active_user_without_a_license_with_the_default_budget(
+    db: TestDatabase,
+) {
     let app = spawn_oidc_app_with(&Settings::for_database(&db.url), json!({ "just_in_time": true })).await;
+    let default = json!({ "limit": 250, "period": "daily", "hard": true });
+    app.patch("/v1/settings", &app.admin_token, json!({ "default_budget": default })).await.expect(200);
     let claims = app.claims_with("sub-nina", "nina@example.com", json!({ "name": "Nina Simone" }));
     let token = app.issuer.token(claims);
 
     let me = app.get("/v1/me", &token).await.expect(200).clone();
+    let budget = &me["budget"];
+    assert_eq!([&budget["limit"], &budget["period"], &budget["hard"]], [&json!(250), &json!("daily"), &json!(true)]);
 
     let id = id_of(&me);
     let user = app.user(&id).await;
@@ -315,5 +321,5 @@ on_both_databases!(
     once_the_issuer_is_removed_its_tokens_are_refused,
     a_tenant_that_trusts_no_issuer_refuses_every_jwt,
     a_refused_person_gets_403_on_their_own_endpoints_too,
-    just_in_time_an_unknown_person_becomes_an_active_user_without_a_license,
+    just_in_time_an_unknown_person_becomes_an_active_user_without_a_license_with_the_default_budget,
 );
