@@ -192,13 +192,24 @@ async fn tenant_and_token_commands_print_working_tokens(db: TestDatabase) {
 }
 
 #[tokio::test]
-async fn invite_prints_the_link_and_writes_it_to_one_message_in_the_outbox() {
+async fn invite_prints_the_link_writes_it_to_one_message_in_the_outbox_and_gives_the_default_budget() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
     // `invite` acts for an existing tenant: only `serve` creates one at first start.
     let created =
         run(roster(dir.path(), None).args(["tenant", "create", "--name", "default", "--admin-email", "a@example.com"]));
     assert!(created.status.success(), "{created:?}");
+    // A tenant default budget, set through the served API, goes to the users the CLI invites.
+    let server = serve(dir.path(), None);
+    let default = serde_json::json!({ "default_budget": { "limit": 700, "period": "monthly" } });
+    let set = reqwest::Client::new()
+        .patch(format!("{}/v1/settings", server.base))
+        .bearer_auth(stdout(&created))
+        .json(&default)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
 
     let invited = run(roster(dir.path(), None)
         .args(["invite", "--tenant", "default", "--email", "x@example.com", "--public-url", "https://ai.example.com"])
@@ -219,7 +230,6 @@ async fn invite_prints_the_link_and_writes_it_to_one_message_in_the_outbox() {
     assert!(message.contains(&format!("\r\n{link}\r\n")), "the link as printed: {message}");
 
     // The printed link is live: the served API accepts its token.
-    let server = serve(dir.path(), None);
     let token = link.split_once("?token=").unwrap().1;
     let accepted = reqwest::Client::new()
         .post(format!("{}/v1/invitations/accept", server.base))
@@ -233,6 +243,7 @@ async fn invite_prints_the_link_and_writes_it_to_one_message_in_the_outbox() {
         (body["user"]["email"].as_str(), body["user"]["status"].as_str()),
         (Some("x@example.com"), Some("active"))
     );
+    assert_eq!(body["user"]["budget"]["limit"], 700, "{body}");
 }
 
 on_both_databases!(tenant_and_token_commands_print_working_tokens);
