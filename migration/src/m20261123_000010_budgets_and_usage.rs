@@ -193,7 +193,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Releasing a user's expired reservations reads this index.
+        // Releasing a user's expired reservations reads this index (active ones only since
+        // migration 15).
         manager
             .create_index(
                 Index::create()

@@ -11,6 +11,7 @@ use roster_domain::user::NewUser;
 use roster_domain::{AuditAction, Email, Role, Timestamp, User, UserId};
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
 
 use crate::fixtures::{
     add, add_budgeted, add_license, add_licensed, at, change, count, credits, granted, hard, held_and_consumed, insert,
@@ -253,7 +254,44 @@ async fn a_monthly_budget_starts_again_on_the_first_at_midnight_utc(db: TestData
     rollover(&db, BudgetPeriod::Monthly, "2026-11-01T00:00:00Z", "2026-11-30T23:59:59Z", "2026-12-01T00:00:00Z").await;
 }
 
+/// The plan of `sql` with sequential scans discouraged (PostgreSQL plans a tiny table as a scan
+/// whatever its indexes), as text.
+async fn plan(db: &TestDatabase, sql: &str) -> String {
+    let txn = db.store.connection().begin().await.unwrap();
+    let explain = if db.backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
+        "EXPLAIN"
+    } else {
+        "EXPLAIN QUERY PLAN"
+    };
+    let rows = txn.query_all_raw(Statement::from_string(db.backend(), format!("{explain} {sql}"))).await.unwrap();
+    let column = if db.backend() == DbBackend::Postgres { "QUERY PLAN" } else { "detail" };
+    let lines: Vec<String> = rows.iter().map(|row| row.try_get::<String>("", column).unwrap()).collect();
+    txn.rollback().await.unwrap();
+    lines.join("\n")
+}
+
+async fn a_users_live_reservations_are_looked_up_in_the_index_of_active_ones(db: TestDatabase) {
+    let user = spender(&db, hard(100), now()).await;
+    granted(reserve(&db.store, &user, "live", 10, now()).await);
+    let (id, at) = (user.id.as_uuid(), "2026-12-06T00:00:00Z");
+    let live = [
+        format!(
+            "UPDATE reservations SET status = 'expired', closed_at = '{at}' \
+             WHERE user_id IN ('{id}') AND status = 'active' AND expires_at <= '{at}'"
+        ),
+        format!(
+            "SELECT SUM(credits) FROM reservations WHERE user_id = '{id}' AND status = 'active' AND expires_at > '{at}'"
+        ),
+    ];
+    for sql in live {
+        let plan = plan(&db, &sql).await;
+        assert!(plan.contains("ix_reservations_active_user_expires"), "{sql}\n{plan}");
+    }
+}
+
 on_both_databases!(
+    a_users_live_reservations_are_looked_up_in_the_index_of_active_ones,
     a_reservation_within_a_hard_budget_holds_its_credits,
     a_reservation_beyond_a_hard_budget_is_exceeded_and_holds_nothing,
     a_user_without_budget_reserves_without_limit,
