@@ -100,6 +100,9 @@ pub(crate) struct SqliteWrite {
     _turn: OwnedSemaphorePermit,
 }
 
+/// Statements the connection of [`SqliteWrite`]s keeps prepared.
+const WRITER_STATEMENTS: usize = 1024;
+
 /// The connection of [`SqliteWrite`]s, opened at the first and kept between them.
 #[derive(Debug, Default)]
 pub(crate) struct SqliteWriter(std::sync::Mutex<Option<SqliteConnection>>);
@@ -124,7 +127,12 @@ impl Store {
         let kept = self.sqlite_writer.slot().take();
         let conn = match kept {
             Some(conn) => conn,
-            None => self.db.get_sqlite_connection_pool().connect_options().connect().await.map_err(sqlx_error)?,
+            None => {
+                let options = self.db.get_sqlite_connection_pool().connect_options();
+                // Room for the statements of every batch's form (see `listed`).
+                let options = (*options).clone().statement_cache_capacity(WRITER_STATEMENTS);
+                options.connect().await.map_err(sqlx_error)?
+            }
         };
         let mut txn = SqliteWrite {
             conn: Some(conn),
