@@ -275,10 +275,12 @@ async fn a_users_live_reservations_are_looked_up_in_the_index_of_active_ones(db:
     let user = spender(&db, hard(100), now()).await;
     granted(reserve(&db.store, &user, "live", 10, now()).await);
     let (id, at) = (user.id.as_uuid(), "2026-12-06T00:00:00Z");
+    // The batches write SQLite's values as `+?` (not looked up in the statistics).
+    let plus = if db.backend() == DbBackend::Sqlite { "+" } else { "" };
     let live = [
         format!(
             "UPDATE reservations SET status = 'expired', closed_at = '{at}' \
-             WHERE user_id IN ('{id}') AND status = 'active' AND expires_at <= '{at}'"
+             WHERE user_id IN ({plus}'{id}') AND status = 'active' AND expires_at <= {plus}'{at}'"
         ),
         format!(
             "SELECT SUM(credits) FROM reservations WHERE user_id = '{id}' AND status = 'active' AND expires_at > '{at}'"

@@ -8,7 +8,7 @@ use roster_domain::{ReservationId, StoreError, TenantId, Timestamp, UserId, User
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 
 use crate::budgets::{BUDGET_COLUMNS, from_row};
-use crate::listed::{Cell, Listed, uuid_in, uuid_in_or};
+use crate::listed::{Cell, Listed, UNESTIMATED, uuid_in, uuid_in_or};
 use crate::transaction::{corrupt, raw, unexpected};
 use crate::writes::Writes;
 
@@ -139,9 +139,10 @@ pub(super) fn expire_statement(
     } else {
         ""
     };
+    let until = if backend == DbBackend::Sqlite { UNESTIMATED } else { "?" };
     let sql = format!(
         "UPDATE reservations SET status = 'expired', closed_at = ? \
-         WHERE {held_by} AND status = 'active' AND expires_at <= ?{holding} RETURNING user_id, credits"
+         WHERE {held_by} AND status = 'active' AND expires_at <= {until}{holding} RETURNING user_id, credits"
     );
     Some(raw(backend, &sql, values))
 }
