@@ -39,7 +39,10 @@ pub(super) async fn record(
     // The events recorded before under the keys that inserted nothing: a retry is told from a
     // key reused for other use by comparing them.
     let taken = insertable.iter().map(|event| event.key.as_str()).filter(|key| !recorded.contains(*key));
-    let mut earlier = recorded_events(&txn, tenant, taken.collect()).await?;
+    let earlier = recorded_events(&txn, tenant, taken.collect()).await?;
+    // The events of this batch recorded now, by key: a key twice in a batch (which the service
+    // refuses) is judged against its first event.
+    let mut firsts: HashMap<&str, &UsageEvent> = HashMap::new();
     let mut usage = Usage::default();
     let mut judged = BTreeSet::new();
     let mut outcomes = Vec::with_capacity(events.len());
@@ -51,15 +54,20 @@ pub(super) async fn record(
         let at = event.occurred_at.unwrap_or(now);
         // Taken from the set: the same key twice in a batch is recorded once.
         if !recorded.remove(event.key.as_str()) {
-            let Some(first) = earlier.get(event.key.as_str()) else {
-                return Err(StoreError::Unexpected(UnexpectedError::new(
-                    "a usage event's key was taken but its event is unreadable",
-                )));
+            let retry = match (firsts.get(event.key.as_str()), earlier.get(event.key.as_str())) {
+                (Some(first), _) => event
+                    .retries(&UsageEvent { occurred_at: Some(first.occurred_at.unwrap_or(now)), ..(*first).clone() }),
+                (None, Some(stored)) => event.retries(stored),
+                (None, None) => {
+                    return Err(StoreError::Unexpected(UnexpectedError::new(
+                        "a usage event's key was taken but its event is unreadable",
+                    )));
+                }
             };
-            outcomes.push(if event.retries(first) { EventOutcome::Duplicate } else { EventOutcome::KeyReused });
+            outcomes.push(if retry { EventOutcome::Duplicate } else { EventOutcome::KeyReused });
             continue;
         }
-        earlier.insert(event.key.as_str().to_owned(), UsageEvent { occurred_at: Some(at), ..event.clone() });
+        firsts.insert(event.key.as_str(), event);
         if let Some(budget) = budgets.get_mut(&event.user) {
             *budget = budget.at(now);
             // Use dated before the current period counts in usage reports only: it was
