@@ -18,7 +18,9 @@ use chrono::{DateTime, Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 
 use crate::Timestamp;
 
-/// The most credits any amount may hold: 10^15 (sums of a million of them still fit an `i64`).
+/// The most credits any amount may hold: 10^15. A budget's `reserved` and `consumed` stay
+/// within it too (see [`Budget::admits`]); counters that add amounts up (usage, the sum of a
+/// tenant's limits) stop at `i64::MAX` instead of overflowing.
 pub const MAX_CREDITS: i64 = 1_000_000_000_000_000;
 
 /// A non-negative number of credits, at most [`MAX_CREDITS`].
@@ -213,11 +215,16 @@ impl Budget {
         (self.policy.limit.get() - self.used()).max(0)
     }
 
-    /// Whether a reservation of `credits` is granted: always without hard enforcement, else
-    /// only if it keeps `consumed + reserved` within the limit.
+    /// Whether a reservation of `credits` is granted: with hard enforcement, only if it keeps
+    /// `consumed + reserved` within the limit; without, as long as the credits held stay within
+    /// [`MAX_CREDITS`], the most `reserved` counts.
     #[must_use]
     pub fn admits(&self, credits: Credits) -> bool {
-        !self.policy.hard || self.used() + credits.get() <= self.policy.limit.get()
+        if self.policy.hard {
+            self.used() + credits.get() <= self.policy.limit.get()
+        } else {
+            self.reserved.get() + credits.get() <= MAX_CREDITS
+        }
     }
 
     /// Whether use has reached the soft threshold.
@@ -282,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hard_budget_admits_up_to_its_limit_and_a_soft_one_always() {
+    fn a_hard_budget_admits_up_to_its_limit_and_a_soft_one_up_to_what_reserved_counts() {
         let mut hard = Budget::new(policy(1000, BudgetPeriod::Monthly, true), at("2026-11-23T00:00:00Z"));
         hard.consumed = Credits::new(600).unwrap();
         hard.reserved = Credits::new(390).unwrap();
@@ -291,6 +298,10 @@ mod tests {
         assert_eq!(hard.remaining(), 10);
         let soft = Budget { policy: BudgetPolicy { hard: false, ..hard.policy }, ..hard };
         assert!(soft.admits(Credits::new(1_000_000).unwrap()));
+        // Never more held than `reserved` counts.
+        let holding = Budget { reserved: Credits::new(MAX_CREDITS - 5).unwrap(), ..soft };
+        assert!(holding.admits(Credits::new(5).unwrap()));
+        assert!(!holding.admits(Credits::new(6).unwrap()));
         let over = Budget { consumed: Credits::new(2000).unwrap(), ..soft };
         assert_eq!(over.remaining(), 0);
     }

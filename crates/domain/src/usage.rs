@@ -301,7 +301,12 @@ pub enum CommitOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReleaseOutcome {
     /// Released now, or already released or expired.
-    Released(Reservation),
+    Released {
+        /// The reservation, released or expired.
+        reservation: Reservation,
+        /// The user's budget after it, if they have one.
+        budget: Option<Budget>,
+    },
     /// No such reservation in the tenant.
     NotFound,
     /// Committed: its use stays recorded.

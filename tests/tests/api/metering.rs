@@ -42,6 +42,7 @@ async fn a_reservation_is_committed_once_or_released_once_never_both(db: TestDat
     assert_eq!(spent(&app.budget(&user).await), [80, 300, 620]);
     let released = app.release(&gateway, &second).await;
     assert_eq!([&released.expect(200)["id"], &released.body["status"]], [&json!(second), &json!("released")]);
+    assert_eq!((spent(&released.body["budget"]), &released.body["remaining"]), ([80, 0, 920], &json!(920)));
     assert_eq!(spent(&app.budget(&user).await), [80, 0, 920], "the credits are back");
     assert_eq!(app.release(&gateway, &second).await.expect(200)["status"], "released", "nothing more happens");
     app.commit(&gateway, &second, 10, json!({})).await.expect_problem(409, "reservation_closed");
@@ -181,6 +182,7 @@ async fn an_untouched_reservation_releases_itself_when_its_time_runs_out_and_its
     assert_eq!(spent(&fresh.expect(201)["budget"]), [0, 100, 0], "the expired ones gave their credits back");
     let expired = app.release(&gateway, &second).await;
     assert_eq!(expired.expect(200)["status"], "expired", "releasing it changes nothing");
+    assert_eq!(spent(&expired.body["budget"]), [0, 100, 0]);
     assert_eq!(spent(&app.budget(&user).await), [0, 100, 0]);
 
     let late = app.commit(&gateway, &id_of(&first), 60, json!({ "ai_responses": 1 })).await;

@@ -70,7 +70,10 @@ impl Usage {
             writes,
             "usage_totals",
             &[("user_id", "uuid"), ("metric", "text"), ("tenant_id", "uuid"), ("value", "bigint")],
-            "ON CONFLICT (user_id, metric) DO UPDATE SET value = usage_totals.value + excluded.value",
+            &format!(
+                "ON CONFLICT (user_id, metric) DO UPDATE SET value = {}",
+                saturating_sum("usage_totals.value", "excluded.value")
+            ),
             totals,
         );
         let daily = self.daily.iter().map(|((user, day, metric), (tenant, value))| {
@@ -81,7 +84,10 @@ impl Usage {
             writes,
             "usage_daily",
             &[("user_id", "uuid"), ("day", "date"), ("metric", "text"), ("tenant_id", "uuid"), ("value", "bigint")],
-            "ON CONFLICT (user_id, day, metric) DO UPDATE SET value = usage_daily.value + excluded.value",
+            &format!(
+                "ON CONFLICT (user_id, day, metric) DO UPDATE SET value = {}",
+                saturating_sum("usage_daily.value", "excluded.value")
+            ),
             daily,
         );
         let tenant = self.tenant.iter().map(|((tenant, day, shard), credits)| {
@@ -91,10 +97,20 @@ impl Usage {
             writes,
             "usage_tenant_daily",
             &[("tenant_id", "uuid"), ("day", "date"), ("shard", "smallint"), ("credits", "bigint")],
-            "ON CONFLICT (tenant_id, day, shard) DO UPDATE SET credits = usage_tenant_daily.credits + excluded.credits",
+            &format!(
+                "ON CONFLICT (tenant_id, day, shard) DO UPDATE SET credits = {}",
+                saturating_sum("usage_tenant_daily.credits", "excluded.credits")
+            ),
             tenant,
         );
     }
+}
+
+/// `stored + added`, stopping at `i64::MAX` (`added` is never negative): a counter that would
+/// overflow stays at the most it can count, where SQLite would turn the sum into a
+/// floating-point number and PostgreSQL fail the statement.
+pub(crate) fn saturating_sum(stored: &str, added: &str) -> String {
+    format!("CASE WHEN {stored} > {max} - {added} THEN {max} ELSE {stored} + {added} END", max = i64::MAX)
 }
 
 /// Inserts `rows` into `table` (with `tail`, an `ON CONFLICT` clause), [`ROWS_PER_STATEMENT`]

@@ -14,7 +14,7 @@ pub(crate) use ledger::Batches;
 
 use async_trait::async_trait;
 use chrono::{Datelike as _, NaiveDate};
-use roster_domain::budget::{Budget, BudgetPeriod, BudgetPolicy, Credits, Threshold};
+use roster_domain::budget::{Budget, BudgetPeriod, BudgetPolicy, Credits, MAX_CREDITS, Threshold};
 use roster_domain::governance::Acting;
 use roster_domain::ports::{BudgetRepository, BudgetTotals};
 use roster_domain::{AuditEvent, StoreError, TenantId, Timestamp, UserId};
@@ -22,6 +22,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Valu
 
 use crate::Store;
 use crate::audit::insert_event;
+use crate::budgets::counters::saturating_sum;
 use crate::transaction::{corrupt, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
 
@@ -58,7 +59,9 @@ pub(crate) fn from_row(row: &QueryResult, prefix: &str) -> Result<Budget, StoreE
             hard: row.try_get("", &format!("{prefix}hard")).map_err(unexpected)?,
         },
         consumed: count("consumed")?,
-        reserved: count("reserved")?,
+        // Read live (see `live_budget_columns`), never below zero: a budget given while its user
+        // held more than it counts (see `set_budget`) may count less than expires.
+        reserved: get_i64("reserved").and_then(|v| Credits::new(v.max(0)).map_err(|e| corrupt("reserved", e)))?,
         period_start: row.try_get("", &format!("{prefix}period_start")).map_err(unexpected)?,
     })
 }
@@ -163,11 +166,18 @@ pub(crate) async fn forget_budget(txn: &DatabaseTransaction, tenant: TenantId, u
     Ok(())
 }
 
-/// Adds `users` and `limit` to the tenant's budget totals.
+/// Adds `users` and `limit` (either may be negative) to the tenant's budget totals. The sum of
+/// the limits stops at `i64::MAX` (about 9,223 budgets of [`MAX_CREDITS`]); once there, it no
+/// longer follows the limits down exactly.
 async fn adjust_totals(txn: &DatabaseTransaction, tenant: TenantId, users: i64, limit: i64) -> Result<(), StoreError> {
-    let sql = "INSERT INTO budget_totals (tenant_id, users, limit_total) VALUES (?, ?, ?) \
-               ON CONFLICT (tenant_id) DO UPDATE SET users = budget_totals.users + excluded.users, \
-               limit_total = budget_totals.limit_total + excluded.limit_total";
+    let sql = format!(
+        "INSERT INTO budget_totals (tenant_id, users, limit_total) VALUES (?, ?, ?) \
+         ON CONFLICT (tenant_id) DO UPDATE SET users = budget_totals.users + excluded.users, \
+         limit_total = CASE WHEN excluded.limit_total <= 0 THEN budget_totals.limit_total + excluded.limit_total \
+         ELSE {} END",
+        saturating_sum("budget_totals.limit_total", "excluded.limit_total")
+    );
+    let sql = sql.as_str();
     let values: Vec<Value> = vec![tenant.as_uuid().into(), users.into(), limit.into()];
     txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
     Ok(())
@@ -288,19 +298,20 @@ impl BudgetRepository for Store {
                     ""
                 };
                 ledger::expire_reservations(&txn, &std::collections::BTreeSet::from([user]), now).await?;
-                let held = format!(
-                    "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS held FROM (SELECT credits FROM reservations \
-                     WHERE user_id = ? AND status = 'active' AND expires_at > ?{lock}) active"
+                // Summed here, stopping at the most `reserved` counts: a user without a budget
+                // may hold more than an integer sums in SQL.
+                let active = format!(
+                    "SELECT credits FROM reservations WHERE user_id = ? AND status = 'active' AND expires_at > ?{lock}"
                 );
-                let row = txn
-                    .query_one_raw(raw(self.backend(), &held, [user.as_uuid().into(), now.into()]))
+                let rows = txn
+                    .query_all_raw(raw(self.backend(), &active, [user.as_uuid().into(), now.into()]))
                     .await
                     .map_err(unexpected)?;
-                let held: i64 = match row {
-                    Some(row) => row.try_get("", "held").map_err(unexpected)?,
-                    None => 0,
-                };
-                let reserved = Credits::new(held).map_err(|e| corrupt("credits held", e))?;
+                let mut held = 0i64;
+                for row in &rows {
+                    held = held.saturating_add(row.try_get::<i64>("", "credits").map_err(unexpected)?);
+                }
+                let reserved = Credits::new(held.min(MAX_CREDITS)).map_err(|e| corrupt("credits held", e))?;
                 let budget = Budget { reserved, ..Budget::new(policy, now) };
                 insert_budget(&txn, tenant, user, &budget, now).await?;
                 Some(budget)
@@ -336,19 +347,19 @@ impl BudgetRepository for Store {
             None => (0, 0),
         };
         let today = now.date_naive();
-        let spent = "SELECT CAST(COALESCE(SUM(CASE WHEN day = ? THEN credits ELSE 0 END), 0) AS BIGINT) AS today, \
-                     CAST(COALESCE(SUM(credits), 0) AS BIGINT) AS month \
-                     FROM usage_tenant_daily WHERE tenant_id = ? AND day >= ? AND day <= ?";
-        let values: Vec<Value> =
-            vec![today.into(), tenant.as_uuid().into(), first_of_month(today).into(), today.into()];
-        let row = self.db.query_one_raw(raw(self.backend(), spent, values)).await.map_err(unexpected)?;
-        let (consumed_today, consumed_this_month) = match row {
-            Some(row) => (
-                row.try_get::<i64>("", "today").map_err(unexpected)?,
-                row.try_get::<i64>("", "month").map_err(unexpected)?,
-            ),
-            None => (0, 0),
-        };
+        // Summed here, stopping at `i64::MAX` like the counters: at most 31 days of 8 shards.
+        let spent = "SELECT day, credits FROM usage_tenant_daily WHERE tenant_id = ? AND day >= ? AND day <= ?";
+        let values: Vec<Value> = vec![tenant.as_uuid().into(), first_of_month(today).into(), today.into()];
+        let rows = self.db.query_all_raw(raw(self.backend(), spent, values)).await.map_err(unexpected)?;
+        let (mut consumed_today, mut consumed_this_month) = (0i64, 0i64);
+        for row in &rows {
+            let day: NaiveDate = row.try_get("", "day").map_err(unexpected)?;
+            let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
+            consumed_this_month = consumed_this_month.saturating_add(credits);
+            if day == today {
+                consumed_today = consumed_today.saturating_add(credits);
+            }
+        }
         Ok(BudgetTotals {
             users: u64::try_from(users).map_err(|e| corrupt("budget users", e))?,
             limit,

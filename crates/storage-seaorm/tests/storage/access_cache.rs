@@ -11,13 +11,15 @@ use roster_domain::budget::Credits;
 use roster_domain::ports::UsageLedger as _;
 use roster_domain::ports::{AccessFacts, LicenseRepository as _, ServiceCredentialRepository as _};
 use roster_domain::service::{Scope, ServiceCredential, ServiceName};
-use roster_domain::usage::{CommitOutcome, Metrics};
+use roster_domain::usage::{
+    CommitOutcome, Metrics, ReleaseOutcome, Reservation, ReservationStatus, ReservationTtl, ReserveRequest,
+};
 use roster_domain::{Actor, AuditAction, AuditEvent, Role, Timestamp, User, UserStatus};
 use roster_storage::testing::TestDatabase;
 use roster_storage::{PoolSettings, Store, on_both_databases};
 use sea_orm::ConnectionTrait as _;
 
-use crate::fixtures::{add_budgeted, add_license, change, granted, hard, now, reserve, statement, tenant};
+use crate::fixtures::{add_budgeted, add_license, change, granted, hard, now, request, reserve, statement, tenant};
 
 /// `db`'s store with the access cache on, once it serves from memory.
 async fn cached(store: &Store) -> Store {
@@ -136,6 +138,44 @@ async fn facts_are_not_served_past_the_expiry_of_a_live_reservation(db: TestData
     assert_eq!(reserved(facts(&store, &user, held.expires_at).await), 0, "expired: no longer held");
 }
 
+/// A commit or release judges the user's budget as of its instant, without what expired meanwhile
+/// of their other reservations: the budget it answers and writes through is the one stored.
+async fn a_commit_or_release_serves_the_budget_without_what_expired_meanwhile(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let user = spender(&store).await;
+    let start = now();
+    let short = |key: &'static str, credits: i64| {
+        let ttl = ReservationTtl::from_seconds(1).unwrap();
+        ReserveRequest { ttl, ..request(&user, key, credits) }
+    };
+    let first = granted(store.reserve(&short("first", 300), start).await.unwrap());
+    granted(store.reserve(&short("second", 400), start).await.unwrap());
+    let later = start + TimeDelta::seconds(2);
+    let budget = |facts: AccessFacts| facts.budget.map(|budget| (budget.reserved.get(), budget.consumed.get()));
+    assert_eq!(budget(facts(&store, &user, later).await), Some((0, 0)), "both expired");
+
+    let metrics = Metrics::default();
+    let outcome = store.commit(user.tenant, first.id, Credits::new(10).unwrap(), &metrics, later).await.unwrap();
+    let CommitOutcome::Committed { budget: Some(answered), .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!((answered.reserved.get(), answered.consumed.get()), (0, 10));
+    assert_eq!(budget(facts(&store, &user, later).await), Some((0, 10)), "served");
+    assert_eq!(budget(facts(&db.store, &user, later).await), Some((0, 10)), "stored");
+
+    let third = granted(store.reserve(&short("third", 200), later).await.unwrap());
+    let fourth = granted(store.reserve(&request(&user, "fourth", 100), later).await.unwrap());
+    let after = later + TimeDelta::seconds(2);
+    let outcome = store.release(user.tenant, fourth.id, after).await.unwrap();
+    let ReleaseOutcome::Released { reservation, budget: Some(answered) } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(reservation, Reservation { status: ReservationStatus::Released, ..fourth });
+    assert_eq!((answered.reserved.get(), answered.consumed.get()), (0, 10));
+    assert_eq!(budget(facts(&store, &user, after).await), Some((0, 10)), "served");
+    assert_eq!(budget(facts(&db.store, &user, after).await), Some((0, 10)), "stored");
+    // Marked expired by that release, and told so.
+    let outcome = store.release(user.tenant, third.id, after).await.unwrap();
+    let ReleaseOutcome::Released { reservation, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(reservation, Reservation { status: ReservationStatus::Expired, ..third });
+}
+
 async fn a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon(db: TestDatabase) {
     let store = cached(&db.store).await;
     let other = cached(&another_instance(&db).await).await;
@@ -167,6 +207,7 @@ on_both_databases!(
     a_metering_batch_writes_the_budget_through_the_cache,
     what_another_instance_writes_is_not_served_for_long,
     facts_are_not_served_past_the_expiry_of_a_live_reservation,
+    a_commit_or_release_serves_the_budget_without_what_expired_meanwhile,
     a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon,
 );
 

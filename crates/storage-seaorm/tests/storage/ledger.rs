@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use futures::future::join_all;
-use roster_domain::budget::{Budget, BudgetPeriod, BudgetPolicy};
+use roster_domain::budget::{Budget, BudgetPeriod, BudgetPolicy, MAX_CREDITS};
 use roster_domain::ports::UsageLedger;
 use roster_domain::usage::{ReservationStatus, ReservationTtl, ReserveOutcome, ReserveRequest};
 use roster_domain::user::NewUser;
@@ -80,6 +80,24 @@ async fn a_soft_budget_admits_beyond_its_limit(db: TestDatabase) {
     let ReserveOutcome::Reserved { budget: Some(budget), .. } = outcome else { panic!("{outcome:?}") };
     assert_eq!((budget.reserved.get(), budget.remaining()), (160, 0));
     assert_eq!(held_and_consumed(&db.store, &user).await, (160, 0));
+}
+
+async fn a_soft_budget_holds_no_more_than_its_reserved_credits_count(db: TestDatabase) {
+    let user = spender(&db, policy(100, BudgetPeriod::None, false), now()).await;
+    let start = now();
+    let ttl = ReservationTtl::from_seconds(1).unwrap();
+    let most = ReserveRequest { ttl, ..request(&user, "most", MAX_CREDITS) };
+    granted(UsageLedger::reserve(&db.store, &most, start).await.unwrap());
+    let outcome = reserve(&db.store, &user, "more", 1, start).await;
+    let ReserveOutcome::Exceeded { budget } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(budget.reserved.get(), MAX_CREDITS);
+
+    // Expired, its credits are free again; the budget reads as ever.
+    let later = start + Duration::seconds(2);
+    let outcome = reserve(&db.store, &user, "more", 1, later).await;
+    let ReserveOutcome::Reserved { budget: Some(budget), .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(budget.reserved.get(), 1);
+    assert_eq!(held_and_consumed(&db.store, &user).await, (1, 0));
 }
 
 async fn invited_and_deactivated_users_are_inactive_and_hold_nothing(db: TestDatabase) {
@@ -298,6 +316,7 @@ on_both_databases!(
     a_reservation_beyond_a_hard_budget_is_exceeded_and_holds_nothing,
     a_user_without_budget_reserves_without_limit,
     a_soft_budget_admits_beyond_its_limit,
+    a_soft_budget_holds_no_more_than_its_reserved_credits_count,
     invited_and_deactivated_users_are_inactive_and_hold_nothing,
     a_user_without_a_seat_has_no_license_to_reserve,
     reserving_for_an_unknown_or_foreign_user_is_user_not_found,

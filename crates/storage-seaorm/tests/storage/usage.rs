@@ -17,7 +17,7 @@ use roster_storage::testing::TestDatabase;
 
 use crate::fixtures::{
     add_budgeted, add_license, add_licensed, at, credits, event, granted, hard, held_and_consumed, now, policy,
-    request, reserve, spend, stored_budget, tenant,
+    request, reserve, set_budget, spend, stored_budget, tenant,
 };
 
 fn metrics(pairs: &[(&str, u64)]) -> Metrics {
@@ -178,13 +178,33 @@ async fn releasing_gives_the_credits_back_once(db: TestDatabase) {
     let held = granted(reserve(&db.store, &user, "work", 60, now()).await);
     let released = Reservation { status: ReservationStatus::Released, ..held.clone() };
     let outcome = UsageLedger::release(&db.store, user.tenant, held.id, now()).await.unwrap();
-    assert_eq!(outcome, ReleaseOutcome::Released(released.clone()));
+    let budget = stored_budget(&db.store, &user).await;
+    assert_eq!(budget.map(|budget| budget.reserved.get()), Some(0));
+    assert_eq!(outcome, ReleaseOutcome::Released { reservation: released.clone(), budget });
     assert_eq!(held_and_consumed(&db.store, &user).await, (0, 0));
 
     granted(reserve(&db.store, &user, "other", 30, now()).await);
     let outcome = UsageLedger::release(&db.store, user.tenant, held.id, now()).await.unwrap();
-    assert_eq!(outcome, ReleaseOutcome::Released(released));
+    let budget = stored_budget(&db.store, &user).await;
+    assert_eq!(outcome, ReleaseOutcome::Released { reservation: released, budget });
     assert_eq!(held_and_consumed(&db.store, &user).await, (30, 0));
+}
+
+async fn releasing_a_reservation_past_its_time_tells_it_expired(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let kind = add_license(&db.store, &acme, "Pro", 5).await;
+    // Without a budget: nothing marks the reservation expired before the release.
+    let user = add_licensed(&db.store, &acme, "free@example.com", &kind).await;
+    let start = now();
+    let held = hold_for(&db, &user, "work", 60, 1, start).await;
+    let outcome = UsageLedger::release(&db.store, user.tenant, held.id, start + Duration::seconds(2)).await.unwrap();
+    let expired = ReleaseOutcome::Released {
+        reservation: Reservation { status: ReservationStatus::Expired, ..held },
+        budget: None,
+    };
+    assert_eq!(outcome, expired);
+    let again = UsageLedger::release(&db.store, user.tenant, held.id, start + Duration::seconds(3)).await.unwrap();
+    assert_eq!(again, expired);
 }
 
 async fn releasing_a_committed_reservation_is_committed_and_keeps_its_use(db: TestDatabase) {
@@ -298,6 +318,22 @@ async fn an_event_counts_on_the_day_it_occurred_with_its_metrics(db: TestDatabas
     assert_eq!(totals.get(&user.id), Some(&report(15, &[("ai_responses", 9), ("chats", 4)])));
 }
 
+async fn an_event_dated_ahead_of_the_clock_counts_as_of_now(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let user = spender(&db, &acme, "u@example.com", policy(1000, BudgetPeriod::Daily, true)).await;
+    let (now, tomorrow) = (at("2027-11-20T23:57:00Z"), at("2027-11-21T00:01:00Z"));
+    let ahead = UsageEvent { occurred_at: Some(tomorrow), ..event(&user, "ahead", 1000) };
+    assert_eq!(record(&db, user.tenant, std::slice::from_ref(&ahead), now).await, [EventOutcome::Recorded]);
+    // Spent from today's budget, on today's date; tomorrow starts from nothing.
+    let outcome = reserve(&db.store, &user, "today", 1, now + Duration::minutes(1)).await;
+    assert!(matches!(outcome, ReserveOutcome::Exceeded { .. }), "{outcome:?}");
+    let (d20, d21) = (now.date_naive(), tomorrow.date_naive());
+    assert_eq!((usage(&db, &user, d20, d20).await.credits, usage(&db, &user, d21, d21).await.credits), (1000, 0));
+    granted(reserve(&db.store, &user, "tomorrow", 1000, tomorrow + Duration::minutes(1)).await);
+    // A retry gives the time it gave first.
+    assert_eq!(record(&db, user.tenant, &[ahead], tomorrow).await, [EventOutcome::Duplicate]);
+}
+
 async fn budget_totals_sum_the_tenants_use_today_and_this_month(db: TestDatabase) {
     let acme = tenant(&db.store, "acme").await;
     let globex = tenant(&db.store, "globex").await;
@@ -333,7 +369,49 @@ async fn budget_totals_sum_the_tenants_use_today_and_this_month(db: TestDatabase
     assert_eq!(spent(theirs), (1500, 1500));
 }
 
+/// Runs `sql` on `db` (raw: as if long use had brought the counters there).
+async fn execute(db: &TestDatabase, sql: &str) {
+    sea_orm::ConnectionTrait::execute_unprepared(db.store.connection(), sql).await.unwrap();
+}
+
+async fn counters_and_their_sums_stop_at_the_most_an_integer_counts(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let user = spender(&db, &acme, "u@example.com", policy(10_000, BudgetPeriod::Monthly, false)).await;
+    let (yesterday, today) = (at("2026-11-19T12:00:00Z"), at("2026-11-20T12:00:00Z"));
+    let chats = |key: &str, count: u64, when: Timestamp| UsageEvent {
+        metrics: metrics(&[("chats", count)]),
+        occurred_at: Some(when),
+        ..event(&user, key, 1)
+    };
+    record(&db, user.tenant, &[chats("before", 1, yesterday), chats("first", 1, today)], today).await;
+    let near = i64::MAX - 5;
+    execute(&db, &format!("UPDATE usage_totals SET value = {near}")).await;
+    execute(&db, &format!("UPDATE usage_daily SET value = {near}")).await;
+    execute(&db, &format!("UPDATE usage_tenant_daily SET credits = {near}")).await;
+    execute(&db, &format!("UPDATE budget_totals SET limit_total = {near}")).await;
+
+    let more = UsageEvent { credits: credits(10), ..chats("more", 10, today) };
+    assert_eq!(record(&db, user.tenant, &[more], today).await, [EventOutcome::Recorded]);
+    let most = report(i64::MAX, &[("chats", i64::MAX)]);
+    let (d19, d20) = (yesterday.date_naive(), today.date_naive());
+    assert_eq!(usage(&db, &user, d20, d20).await, most);
+    assert_eq!(usage(&db, &user, d19, d20).await, most, "two days near the most");
+    assert_eq!(totals_of(&db, user.tenant, &[user.id]).await.get(&user.id), Some(&most));
+    let totals = BudgetRepository::budget_totals(&db.store, acme.tenant.id, today).await.unwrap();
+    assert_eq!((totals.consumed_today, totals.consumed_this_month), (i64::MAX, i64::MAX));
+
+    // A budget more: the sum of the limits stops there too, and follows them down from there.
+    let other = spender(&db, &acme, "other@example.com", policy(100, BudgetPeriod::Monthly, true)).await;
+    assert_eq!(BudgetRepository::budget_totals(&db.store, acme.tenant.id, today).await.unwrap().limit, i64::MAX);
+    set_budget(&db.store, &other, None, today).await.unwrap();
+    let limit = BudgetRepository::budget_totals(&db.store, acme.tenant.id, today).await.unwrap().limit;
+    assert_eq!(limit, i64::MAX - 100);
+}
+
 on_both_databases!(
+    an_event_dated_ahead_of_the_clock_counts_as_of_now,
+    counters_and_their_sums_stop_at_the_most_an_integer_counts,
+    releasing_a_reservation_past_its_time_tells_it_expired,
     committing_consumes_the_credits_used_and_stops_holding_the_reservation,
     a_commit_beyond_the_reservation_and_the_limit_records_all_of_it,
     a_repeated_commit_answers_with_the_original_outcome_and_counts_nothing_more,

@@ -50,7 +50,8 @@ pub enum ReserveResponse {
     /// The credits are held (or were, under this key: the original answer).
     #[oai(status = 201)]
     Created(Json<ReservationBody>),
-    /// `invalid_request`: malformed JSON, a wrong type, an unknown field or a value out of range.
+    /// `invalid_request`: malformed JSON, a wrong type, an unknown field, a value out of range or
+    /// an idempotency key not 1 to 200 characters long.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// `unauthenticated`.
@@ -74,7 +75,7 @@ pub enum ReserveResponse {
     /// `unsupported_media_type`: send `Content-Type: application/json`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
-    /// `invalid_idempotency_key`: not 1 to 200 visible ASCII characters.
+    /// `invalid_idempotency_key`: a character that is not visible ASCII.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -158,7 +159,8 @@ pub enum EventsResponse {
     /// What became of each event; every recorded one is committed to the database.
     #[oai(status = 200)]
     Ok(Json<EventResultsBody>),
-    /// `invalid_request`: malformed JSON, a wrong type, an unknown field or a value out of range.
+    /// `invalid_request`: malformed JSON, a wrong type, an unknown field, a value out of range or
+    /// an idempotency key not 1 to 200 characters long.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// `unauthenticated`.
@@ -266,8 +268,8 @@ impl UsageApi {
     #[oai(path = "/reservations/:id", method = "delete", operation_id = "releaseReservation")]
     async fn release(&self, auth: BearerAuth, id: Path<Uuid>) -> ReleaseResponse {
         match self.usage.release(&auth.0, id.0.into()).await {
-            Ok(ReleaseOutcome::Released(reservation)) => {
-                ReleaseResponse::Ok(Json(ReservationBody::new(reservation, None)))
+            Ok(ReleaseOutcome::Released { reservation, budget }) => {
+                ReleaseResponse::Ok(Json(ReservationBody::new(reservation, budget)))
             }
             Ok(ReleaseOutcome::NotFound) => reservation_not_found().into(),
             Ok(ReleaseOutcome::Committed(_)) => {

@@ -91,7 +91,7 @@ async fn run_on_sqlite(
 ) -> Result<Vec<Outcome>, Failure> {
     let backend = DbBackend::Sqlite;
     let reads = [
-        rows::expire_statement(backend, &wanted.reserving, now, rows::Expiring::Holders),
+        rows::expire_statement(backend, &wanted.reserving, &wanted.ids, now, rows::Expiring::Holders),
         rows::budgets_statement(backend, &wanted.reserving, &wanted.ids),
         rows::holders_statement(backend, &wanted.reserving),
         rows::reservations_statement(backend, &wanted.ids, &wanted.keys),
@@ -210,12 +210,8 @@ async fn load_locked(txn: &DatabaseTransaction, wanted: &Wanted<'_>, now: Timest
         budgets.extend(rows::lock_budgets(txn, &unbudgeted, &BTreeSet::new()).await?.0);
     }
     // Only held credits can have expired: users holding none have nothing to release.
-    let holding: BTreeSet<UserId> = wanted
-        .reserving
-        .iter()
-        .filter(|user| budgets.get(user).is_some_and(|b| b.reserved > Credits::ZERO))
-        .copied()
-        .collect();
+    let holding: BTreeSet<UserId> =
+        budgets.iter().filter(|(_, budget)| budget.reserved > Credits::ZERO).map(|(user, _)| *user).collect();
     let expired = rows::expire_reservations(txn, &holding, now).await?;
     let reservations = rows::lock_reservations(txn, &wanted.ids, &wanted.keys).await?;
     Ok(Loaded { budgets, holders, expired, reservations })
@@ -376,21 +372,27 @@ impl Ledger {
         match reservation.status {
             ReservationStatus::Committed => return ReleaseOutcome::Committed(reservation.clone()),
             ReservationStatus::Released | ReservationStatus::Expired => {
-                return ReleaseOutcome::Released(reservation.clone());
+                let budget = self.budgets.get(&reservation.user).copied();
+                return ReleaseOutcome::Released { reservation: reservation.clone(), budget };
             }
             ReservationStatus::Active => {}
         }
-        reservation.status = ReservationStatus::Released;
-        let (user, held, outcome) =
-            (reservation.user, reservation.credits, ReleaseOutcome::Released(reservation.clone()));
+        // Past its time (not yet marked so: its user holds no credits under a budget), it had
+        // expired: its credits go back all the same, and the answer says so.
+        reservation.status =
+            if reservation.expires_at <= self.now { ReservationStatus::Expired } else { ReservationStatus::Released };
+        let (user, held, reservation) = (reservation.user, reservation.credits, reservation.clone());
         self.closed.insert(id);
-        if let Some(budget) = self.budgets.get_mut(&user) {
+        let budget = self.budgets.get_mut(&user).map(|budget| {
             budget.reserved = clamp(budget.reserved.get() - held.get());
+            *budget
+        });
+        if budget.is_some() {
             self.judged.insert(user);
         } else {
             self.late_change(user, -held.get(), 0);
         }
-        outcome
+        ReleaseOutcome::Released { reservation, budget }
     }
 
     /// Notes what a budget created meanwhile gives back (`reserved`) and adds to its consumption.

@@ -51,7 +51,10 @@ pub(super) async fn record(
             outcomes.push(EventOutcome::UserNotFound);
             continue;
         }
-        let at = event.occurred_at.unwrap_or(now);
+        // Dated ahead of the server's clock (at most `MAX_EVENT_LEAD`: the service refuses
+        // more), use counts as of now: the server's clock decides its period and its day, so
+        // that use dated after a reset is not spent from the period that ends.
+        let at = event.occurred_at.map_or(now, |at| at.min(now));
         // Taken from the set: the same key twice in a batch is recorded once.
         if !recorded.remove(event.key.as_str()) {
             let retry = match (firsts.get(event.key.as_str()), earlier.get(event.key.as_str())) {

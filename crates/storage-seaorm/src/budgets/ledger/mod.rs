@@ -77,12 +77,13 @@ impl UsageLedger for Store {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<UsageReport, StoreError> {
-        let sql = "SELECT metric, CAST(SUM(value) AS BIGINT) AS total FROM usage_daily \
-                   WHERE tenant_id = ? AND user_id = ? AND day >= ? AND day <= ? GROUP BY metric";
+        // The days are summed by `report`, which stops at `i64::MAX` as the counters do (a sum
+        // in SQL would overflow): at most 366 days (the service's limit) of each metric.
+        let sql = "SELECT metric, value FROM usage_daily WHERE tenant_id = ? AND user_id = ? AND day >= ? AND day <= ?";
         let values: Vec<Value> = vec![tenant.as_uuid().into(), user.as_uuid().into(), from.into(), to.into()];
         let rows = self.db.query_all_raw(raw(self.backend(), sql, values)).await.map_err(unexpected)?;
         report(rows.iter().map(|row| {
-            Ok((row.try_get("", "metric").map_err(unexpected)?, row.try_get("", "total").map_err(unexpected)?))
+            Ok((row.try_get("", "metric").map_err(unexpected)?, row.try_get("", "value").map_err(unexpected)?))
         }))
     }
 
@@ -110,16 +111,18 @@ impl UsageLedger for Store {
     }
 }
 
-/// A report of (metric, value) pairs: `credits` apart, the others by name.
+/// A report of (metric, value) pairs, summed by metric (stopping at `i64::MAX`): `credits`
+/// apart, the others by name.
 fn report(pairs: impl Iterator<Item = Result<(String, i64), StoreError>>) -> Result<UsageReport, StoreError> {
     let mut report = UsageReport::default();
     for pair in pairs {
         let (metric, value) = pair?;
-        if metric == roster_domain::usage::MetricName::CREDITS {
-            report.credits = value;
+        let total = if metric == roster_domain::usage::MetricName::CREDITS {
+            &mut report.credits
         } else {
-            report.metrics.insert(metric, value);
-        }
+            report.metrics.entry(metric).or_default()
+        };
+        *total = total.saturating_add(value);
     }
     Ok(report)
 }

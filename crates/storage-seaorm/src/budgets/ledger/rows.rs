@@ -107,7 +107,7 @@ pub(crate) async fn expire_reservations(
     users: &BTreeSet<UserId>,
     now: Timestamp,
 ) -> Result<HashMap<UserId, i64>, StoreError> {
-    let statement = expire_statement(txn.get_database_backend(), users, now, Expiring::All);
+    let statement = expire_statement(txn.get_database_backend(), users, &BTreeSet::new(), now, Expiring::All);
     expired_from_rows(&query(txn, statement).await?)
 }
 
@@ -121,18 +121,28 @@ pub(super) enum Expiring {
     Holders,
 }
 
-/// The statement of [`expire_reservations`]; `None` without users.
+/// The statement of [`expire_reservations`], for `users` and those holding the reservations
+/// `ids`; `None` without either.
 pub(super) fn expire_statement(
     backend: DbBackend,
     users: &BTreeSet<UserId>,
+    ids: &BTreeSet<ReservationId>,
     now: Timestamp,
     expiring: Expiring,
 ) -> Option<Statement> {
-    if users.is_empty() {
+    if users.is_empty() && ids.is_empty() {
         return None;
     }
     let mut values: Vec<Value> = vec![now.into()];
-    let held_by = uuid_in(backend, "user_id", users.iter().map(|user| user.as_uuid()), &mut values);
+    let users = users.iter().map(|user| user.as_uuid());
+    let held_by = if ids.is_empty() {
+        uuid_in(backend, "user_id", users, &mut values)
+    } else {
+        uuid_in_or(backend, "user_id", users, &mut values, |values| {
+            let held = uuid_in(backend, "id", ids.iter().map(|id| id.as_uuid()), values);
+            format!("SELECT user_id FROM reservations WHERE {held}")
+        })
+    };
     values.push(now.into());
     let holding = if expiring == Expiring::Holders {
         " AND EXISTS (SELECT 1 FROM budgets b WHERE b.user_id = reservations.user_id AND b.reserved > 0)"
