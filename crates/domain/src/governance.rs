@@ -10,7 +10,7 @@
 //! - users without the `manage_users` capability act only on themselves.
 
 use crate::service::Scope;
-use crate::{Actor, Capability, Role, User, UserId, UserStatus};
+use crate::{Actor, ActorIdentity, Capability, Role, User, UserId, UserStatus};
 
 /// Why an actor may not do something. Each has a stable code in the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -133,12 +133,16 @@ pub fn check_usage_write(actor: &Actor) -> Result<(), Violation> {
 }
 
 /// May `actor` read the entitlements of `target`? Everyone reads their own; others need
-/// `view_users`, or a service with `entitlements:read`.
+/// `view_users`, or a service with `entitlements:read` (a service without it misses that scope).
 ///
 /// # Errors
 /// The [`Violation`] that forbids it.
 pub fn check_entitlements(actor: &Actor, target: UserId) -> Result<(), Violation> {
-    if actor.has_scope(Scope::EntitlementsRead) { Ok(()) } else { check_view(actor, target) }
+    match &actor.identity {
+        ActorIdentity::Service { .. } if actor.has_scope(Scope::EntitlementsRead) => Ok(()),
+        ActorIdentity::Service { .. } => Err(Violation::MissingScope(Scope::EntitlementsRead)),
+        ActorIdentity::User { .. } | ActorIdentity::System => check_view(actor, target),
+    }
 }
 
 /// May `actor` read the budget and usage of `target`? Everyone reads their own; others need

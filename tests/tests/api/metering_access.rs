@@ -31,7 +31,7 @@ async fn people_never_meter_and_a_credential_does_only_what_its_scopes_allow(db:
     assert_eq!([&read.expect(200)["ai_access"], &read.body["budget"]["limit"]], [&json!(true), &json!(1000)]);
     assert_eq!(spent(&read.body["budget"]), [0, 10, 990]);
     app.get(&format!("/v1/users/{}/entitlements", app.admin_id), &reading).await.expect(200);
-    app.get(&entitlements, &metering).await.expect_problem(403, "forbidden");
+    app.get(&entitlements, &metering).await.expect_problem(403, "missing_scope");
 
     for credential in [&metering, &reading] {
         for path in [

@@ -135,7 +135,8 @@ pub enum EntitlementsResponse {
     /// `unauthenticated`.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
-    /// `forbidden`: reading another user's entitlements needs `view_users`.
+    /// `forbidden`: reading another user's entitlements needs `view_users`; `missing_scope`: a
+    /// service credential needs `entitlements:read`.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
     /// `user_not_found`.

@@ -113,7 +113,7 @@ pub enum CreateCredentialResponse {
     /// Issued; the secret is in this answer only.
     #[oai(status = 201)]
     Created(Json<IssuedCredentialBody>),
-    /// `invalid_request`: malformed JSON, a wrong type, an unknown field or scope.
+    /// `invalid_request`: malformed JSON, a wrong type, an unknown field or scope, or no scope.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// `unauthenticated`.
@@ -131,7 +131,7 @@ pub enum CreateCredentialResponse {
     /// `unsupported_media_type`: send `Content-Type: application/json`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
-    /// `invalid_name` or `no_scope`.
+    /// `invalid_name`.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.

@@ -160,7 +160,7 @@ async fn the_gateway_reads_entitlements_with_entitlements_read_and_sees_the_budg
     assert_eq!(budget.consumed, Credits::ZERO, "a new day began: consumption starts again");
     assert_eq!(budget.remaining(), 1000);
     let denied = access.entitlements(&service(&[Scope::UsageWrite]), member.id).await;
-    assert!(matches!(denied, Err(EntitlementsError::Forbidden(_))));
+    assert!(matches!(denied, Err(EntitlementsError::Forbidden(Violation::MissingScope(Scope::EntitlementsRead)))));
 }
 
 fn budgets_over(users: &[&User], stored: Option<Budget>) -> (MockUserRepository, MockBudgetRepository) {
