@@ -177,9 +177,8 @@ async fn adjust_totals(txn: &DatabaseTransaction, tenant: TenantId, users: i64, 
          ELSE {} END",
         saturating_sum("budget_totals.limit_total", "excluded.limit_total")
     );
-    let sql = sql.as_str();
     let values: Vec<Value> = vec![tenant.as_uuid().into(), users.into(), limit.into()];
-    txn.execute_raw(raw(txn.get_database_backend(), sql, values)).await.map_err(unexpected)?;
+    txn.execute_raw(raw(txn.get_database_backend(), &sql, values)).await.map_err(unexpected)?;
     Ok(())
 }
 

@@ -162,7 +162,8 @@ pub(super) fn expired_from_rows(rows: &[QueryResult]) -> Result<HashMap<UserId, 
     for row in rows {
         let user: uuid::Uuid = row.try_get("", "user_id").map_err(unexpected)?;
         let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
-        *released.entry(UserId::from(user)).or_default() += credits;
+        let total: &mut i64 = released.entry(UserId::from(user)).or_default();
+        *total = total.saturating_add(credits);
     }
     Ok(released)
 }
