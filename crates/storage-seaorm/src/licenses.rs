@@ -167,7 +167,7 @@ impl LicenseRepository for Store {
               WHERE r.user_id = u.id AND r.status = 'active' AND r.expires_at > ?) AS next_expiry
              FROM users u LEFT JOIN license_kinds k ON k.id = u.license_id LEFT JOIN budgets b ON b.user_id = u.id
              WHERE u.tenant_id = ? AND u.id = ?",
-            crate::budgets::live_budget_columns("b_")
+            crate::budgets::live_budget_columns(self.db.get_database_backend(), "b_")
         );
         let values = [now.into(), now.into(), tenant.as_uuid().into(), user.as_uuid().into()];
         let statement = raw(self.db.get_database_backend(), &sql, values);

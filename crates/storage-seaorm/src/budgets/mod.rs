@@ -31,13 +31,20 @@ pub(crate) const BUDGET_COLUMNS: &str = "limit_credits, period, warn_percent, ha
 
 /// The columns of the budget `b` (aliased with `prefix`, e.g. `b_`) as read at an instant bound
 /// by its single `?`: the credits of reservations expired by then no longer count as reserved.
-pub(crate) fn live_budget_columns(prefix: &str) -> String {
+/// Their sum stops at `i64::MAX` (SQLite's `SUM` would fail): a user given a budget while holding
+/// more than it counts may have more expire (see `from_row`).
+pub(crate) fn live_budget_columns(backend: DbBackend, prefix: &str) -> String {
+    let expired = "FROM reservations r WHERE r.user_id = b.user_id AND r.status = 'active' AND r.expires_at <= ?";
+    let expired = if backend == DbBackend::Postgres {
+        format!("CAST(LEAST((SELECT COALESCE(SUM(r.credits), 0) {expired}), {}) AS BIGINT)", i64::MAX)
+    } else {
+        // `TOTAL` never fails; exact while below 2^53 (reserved counts at most 10^15).
+        format!("CAST((SELECT TOTAL(r.credits) {expired}) AS INTEGER)")
+    };
     format!(
         "b.limit_credits AS {prefix}limit_credits, b.period AS {prefix}period, \
          b.warn_percent AS {prefix}warn_percent, b.hard AS {prefix}hard, b.consumed AS {prefix}consumed, \
-         b.reserved - COALESCE((SELECT CAST(SUM(r.credits) AS BIGINT) FROM reservations r \
-             WHERE r.user_id = b.user_id AND r.status = 'active' AND r.expires_at <= ?), 0) AS {prefix}reserved, \
-         b.period_start AS {prefix}period_start"
+         b.reserved - {expired} AS {prefix}reserved, b.period_start AS {prefix}period_start"
     )
 }
 
@@ -226,7 +233,10 @@ fn first_of_month(day: NaiveDate) -> NaiveDate {
 #[async_trait]
 impl BudgetRepository for Store {
     async fn budget(&self, tenant: TenantId, user: UserId, now: Timestamp) -> Result<Option<Budget>, StoreError> {
-        let sql = format!("SELECT {} FROM budgets b WHERE b.tenant_id = ? AND b.user_id = ?", live_budget_columns(""));
+        let sql = format!(
+            "SELECT {} FROM budgets b WHERE b.tenant_id = ? AND b.user_id = ?",
+            live_budget_columns(self.backend(), "")
+        );
         let statement = raw(self.backend(), &sql, [now.into(), tenant.as_uuid().into(), user.as_uuid().into()]);
         let row = self.db.query_one_raw(statement).await.map_err(unexpected)?;
         row.map(|row| from_row(&row, "")).transpose()
@@ -244,7 +254,7 @@ impl BudgetRepository for Store {
         let marks = vec!["?"; users.len()].join(", ");
         let sql = format!(
             "SELECT b.user_id, {} FROM budgets b WHERE b.tenant_id = ? AND b.user_id IN ({marks})",
-            live_budget_columns("")
+            live_budget_columns(self.backend(), "")
         );
         let values = [now.into(), tenant.as_uuid().into()].into_iter().chain(users.iter().map(|u| u.as_uuid().into()));
         let rows = self.db.query_all_raw(raw(self.backend(), &sql, values)).await.map_err(unexpected)?;

@@ -2,7 +2,7 @@
 //! event, given by the tenant's default to new users, counted in the tenant's totals, and never
 //! negative in the database.
 
-use roster_domain::budget::{Budget, BudgetPeriod, Credits};
+use roster_domain::budget::{Budget, BudgetPeriod, Credits, MAX_CREDITS};
 use roster_domain::governance::acting;
 use roster_domain::invitation::{Delivery, Invitation, InvitationTtl, TenantSettings};
 use roster_domain::ports::{
@@ -16,7 +16,7 @@ use roster_domain::{
 };
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
-use sea_orm::ConnectionTrait as _;
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
 
 use crate::fixtures::{
     add, add_license, add_licensed, at, events, former_administrator, granted, now, policy, request, set_budget, spend,
@@ -226,6 +226,51 @@ async fn access_facts_carry_the_stored_budget(db: TestDatabase) {
     assert_eq!(facts.budget, None);
 }
 
+/// Inserts `n` active reservations of `credits` each for `user`, made at `at` and expiring a
+/// second later, with raw SQL (as `n` requests would).
+async fn hold_many(db: &TestDatabase, user: &User, n: i64, credits: i64, at: Timestamp) {
+    let columns = "id, tenant_id, user_id, idempotency_key, credits, status, created_at, expires_at";
+    let sql = match db.backend() {
+        DbBackend::Postgres => format!(
+            "INSERT INTO reservations ({columns}) SELECT gen_random_uuid(), $1, $2, 'many-' || g.i, $3, 'active', $4, $5 \
+             FROM generate_series(1, $6) AS g(i)"
+        ),
+        _ => format!(
+            "INSERT INTO reservations ({columns}) WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?6) \
+             SELECT randomblob(16), ?1, ?2, 'many-' || g.i, ?3, 'active', ?4, ?5 FROM g"
+        ),
+    };
+    let values: [Value; 6] = [
+        user.tenant.as_uuid().into(),
+        user.id.as_uuid().into(),
+        credits.into(),
+        at.into(),
+        (at + chrono::Duration::seconds(1)).into(),
+        n.into(),
+    ];
+    let inserted = db.store.connection().execute_raw(Statement::from_sql_and_values(db.backend(), sql, values));
+    assert_eq!(inserted.await.unwrap().rows_affected(), u64::try_from(n).unwrap());
+}
+
+/// A budget given to a user who holds more than an integer sums counts the most it can, and
+/// reads as holding nothing once all of it expired.
+async fn a_budget_given_over_more_held_than_an_integer_sums_reads_once_it_expired(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let kind = add_license(&db.store, &acme, "Pro", 5).await;
+    let user = add_licensed(&db.store, &acme, "u@example.com", &kind).await;
+    let start = now();
+    hold_many(&db, &user, 9_300, MAX_CREDITS, start).await;
+    let soft = policy(100, BudgetPeriod::None, false);
+    let given = set_budget(&db.store, &user, Some(soft), start).await.unwrap().expect("a budget");
+    assert_eq!(given.reserved.get(), MAX_CREDITS);
+
+    let later = start + chrono::Duration::seconds(2);
+    let read = BudgetRepository::budget(&db.store, acme.tenant.id, user.id, later).await.unwrap();
+    assert_eq!(read.map(|budget| budget.reserved.get()), Some(0));
+    let facts = db.store.access_facts(acme.tenant.id, user.id, later).await.unwrap().expect("user found");
+    assert_eq!(facts.budget.map(|budget| budget.reserved.get()), Some(0));
+}
+
 async fn the_database_refuses_negative_consumed_or_reserved_credits(db: TestDatabase) {
     let acme = tenant(&db.store, "acme").await;
     let user = add(&db.store, &acme, "u@example.com", Role::User).await;
@@ -250,5 +295,6 @@ on_both_databases!(
     budget_totals_follow_budgets_set_changed_removed_and_purged,
     a_tenant_default_budget_is_given_to_users_created_or_invited_afterwards,
     access_facts_carry_the_stored_budget,
+    a_budget_given_over_more_held_than_an_integer_sums_reads_once_it_expired,
     the_database_refuses_negative_consumed_or_reserved_credits,
 );
