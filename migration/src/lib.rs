@@ -18,6 +18,7 @@ mod m20261123_000012_user_source_oidc;
 mod m20261123_000013_audit_without_tenant_key;
 mod m20261205_000014_cache_changes;
 mod m20261206_000015_active_reservations_index;
+mod m20261206_000016_oidc_issuer_per_tenant;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000013_audit_without_tenant_key::Migration),
             Box::new(m20261205_000014_cache_changes::Migration),
             Box::new(m20261206_000015_active_reservations_index::Migration),
+            Box::new(m20261206_000016_oidc_issuer_per_tenant::Migration),
         ]
     }
 }

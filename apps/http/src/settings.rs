@@ -62,6 +62,13 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_OIDC_MIN_REFETCH_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
     pub oidc_min_refetch_seconds: u64,
 
+    /// Let OpenID Connect issuers (their discovery documents, keys and redirects) be reached on
+    /// loopback, private, link-local and other non-public addresses: for an issuer inside your
+    /// network. Off by default, since a tenant's administrator names the issuer and must not
+    /// reach into the network Roster runs in.
+    #[arg(long, env = "ROSTER_OIDC_ALLOW_PRIVATE_NETWORKS", global = true)]
+    pub oidc_allow_private_networks: bool,
+
     /// Users whose access facts (entitlements) are kept in memory, with as many service
     /// credentials, 0 to 10,000,000 (0: none). A kept value is never served once a write of
     /// any instance may have changed it; about 300 bytes each.
@@ -191,16 +198,19 @@ impl Settings {
             public_url: None,
             activity_flush_seconds: 10,
             oidc_min_refetch_seconds: 10,
+            oidc_allow_private_networks: false,
             access_cache_users: 100_000,
             email: EmailSettings::outbox(std::env::temp_dir().join("roster-outbox")),
         }
     }
 
-    /// How the OpenID Connect verifier behaves: the defaults, with the configured refetch rate.
+    /// How the OpenID Connect verifier behaves: the defaults, with the configured refetch rate
+    /// and networks.
     #[must_use]
     pub fn oidc_options(&self) -> roster_identity::OidcOptions {
         roster_identity::OidcOptions {
             min_refetch: std::time::Duration::from_secs(self.oidc_min_refetch_seconds),
+            allow_private_networks: self.oidc_allow_private_networks,
             ..roster_identity::OidcOptions::default()
         }
     }

@@ -86,6 +86,9 @@ pub enum StoreError {
     /// Another license kind of the tenant has this name (in any letter case).
     #[error("license name already taken in this tenant")]
     LicenseNameTaken,
+    /// Another tenant trusts this OpenID Connect issuer with this audience.
+    #[error("another tenant trusts this issuer with this audience")]
+    IssuerTaken,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),

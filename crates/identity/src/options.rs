@@ -19,6 +19,11 @@ pub struct OidcOptions {
     /// issuer cannot be reached, so that an outage of the issuer does not lock everyone out.
     /// Default 24 h.
     pub stale_grace: Duration,
+    /// Whether issuers may be reached on loopback, private, link-local and other non-public
+    /// addresses (for an issuer inside the operator's network, and tests). Default false: a
+    /// tenant's administrator, who names the issuer, must not make the server reach into the
+    /// network it runs in.
+    pub allow_private_networks: bool,
 }
 
 impl Default for OidcOptions {
@@ -29,6 +34,7 @@ impl Default for OidcOptions {
             min_refetch: Duration::from_secs(10),
             timeout: Duration::from_secs(5),
             stale_grace: Duration::from_secs(24 * 60 * 60),
+            allow_private_networks: false,
         }
     }
 }

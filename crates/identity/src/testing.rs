@@ -1,6 +1,6 @@
 //! A real OpenID Connect issuer for tests, on 127.0.0.1 and a free port: it serves a discovery
 //! document and its public keys over plain HTTP (which [`OidcVerifier`](crate::OidcVerifier)
-//! accepts on loopback), signs tokens with its private keys, rotates keys, counts key
+//! accepts on loopback, with `allow_private_networks`), signs tokens with its private keys, rotates keys, counts key
 //! fetches and plays dead on demand. Feature `testing`.
 //!
 //! ```no_run
@@ -18,7 +18,9 @@
 //!     entra_tenant: None,
 //!     just_in_time: true,
 //! };
-//! let verifier = OidcVerifier::new(OidcOptions::default()).unwrap();
+//! // The issuer is on loopback, which only an operator's choice opens.
+//! let options = OidcOptions { allow_private_networks: true, ..OidcOptions::default() };
+//! let verifier = OidcVerifier::new(options).unwrap();
 //! assert_eq!(verifier.verify(&token, &settings).await.unwrap().subject, "user-1");
 //! # }
 //! ```
@@ -104,6 +106,7 @@ struct Keys {
 struct Shared {
     issuer: String,
     keys: Mutex<Keys>,
+    discovery_fetches: AtomicUsize,
     jwks_fetches: AtomicUsize,
     down: AtomicBool,
 }
@@ -166,6 +169,7 @@ impl TestIssuer {
         let shared = Arc::new(Shared {
             issuer: format!("http://127.0.0.1:{port}"),
             keys: Mutex::new(keys),
+            discovery_fetches: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
             down: AtomicBool::new(false),
         });
@@ -264,6 +268,12 @@ impl TestIssuer {
         keys.rsa_generation = generation;
     }
 
+    /// How many times the discovery document was served (not counting 503 answers while down).
+    #[must_use]
+    pub fn discovery_fetches(&self) -> usize {
+        self.shared.discovery_fetches.load(Ordering::SeqCst)
+    }
+
     /// How many times `/jwks` was served (not counting 503 answers while down).
     #[must_use]
     pub fn jwks_fetches(&self) -> usize {
@@ -288,7 +298,13 @@ fn routes(shared: &Arc<Shared>) -> impl Endpoint + 'static {
     let jwks = Arc::clone(shared);
     let switch = Arc::clone(shared);
     Route::new()
-        .at("/.well-known/openid-configuration", get(make_sync(move |_| Json(discovery.discovery()))))
+        .at(
+            "/.well-known/openid-configuration",
+            get(make_sync(move |_| {
+                discovery.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+                Json(discovery.discovery())
+            })),
+        )
         .at(
             "/jwks",
             get(make_sync(move |_| {

@@ -40,7 +40,7 @@ impl OidcVerifier {
     /// # Errors
     /// [`BuildError`] when the HTTPS client cannot be set up.
     pub fn new(options: OidcOptions) -> Result<Self, BuildError> {
-        let fetcher = Fetcher::new(options.timeout)?;
+        let fetcher = Fetcher::new(options.timeout, options.allow_private_networks)?;
         Ok(Self { inner: Arc::new(Inner { options, fetcher, issuers: Mutex::new(HashMap::new()) }) })
     }
 

@@ -19,7 +19,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Valu
 
 use crate::Store;
 use crate::audit::insert_event;
-use crate::transaction::{corrupt, raw, unexpected};
+use crate::transaction::{corrupt, is_unique_violation, raw, unexpected};
 use crate::users::{check_actor, lock_tenant};
 
 /// Live magic links kept per user: requesting more drops the oldest.
@@ -424,7 +424,9 @@ impl OidcRepository for Store {
                     settings.entra_tenant.as_ref().map(|t| t.as_str().to_owned()).into(),
                     settings.just_in_time.into(),
                 ];
-                txn.execute_raw(raw(backend, &sql, values)).await.map_err(unexpected)?;
+                txn.execute_raw(raw(backend, &sql, values)).await.map_err(|error| {
+                    if is_unique_violation(&error) { StoreError::IssuerTaken } else { unexpected(error) }
+                })?;
             }
             None => {
                 for sql in [

@@ -307,7 +307,49 @@ async fn a_refused_person_gets_403_on_their_own_endpoints_too(db: TestDatabase) 
     }
 }
 
+async fn an_issuer_and_audience_trusted_by_one_tenant_cannot_be_trusted_by_another(db: TestDatabase) {
+    let app = spawn_oidc_app(&db).await;
+    let beta = app.another_tenant("beta", "bob@beta.example").await;
+    let bob = id_of(&app.get("/v1/me", &beta.admin_token).await.expect(200).clone());
+    let same = json!({ "issuer": app.issuer.issuer(), "audience": AUDIENCE, "just_in_time": true });
+
+    beta.put("/v1/settings/oidc", &beta.admin_token, same).await.expect_problem(409, "issuer_taken");
+
+    beta.get("/v1/settings/oidc", &beta.admin_token).await.expect_problem(404, "oidc_not_configured");
+    let for_default = app.id_token("sub-bob", "bob@beta.example");
+    refusal(&app, &for_default).await.expect_problem(403, "not_provisioned");
+    assert_eq!(app.get("/v1/users", &app.admin_token).await.expect(200)["items"].as_array().unwrap().len(), 1);
+    // The same issuer with an audience of beta's own: its tokens sign beta's users in.
+    let own = json!({ "issuer": app.issuer.issuer(), "audience": "api://beta" });
+    beta.put("/v1/settings/oidc", &beta.admin_token, own).await.expect(200);
+    let for_beta = app.issuer.token(app.issuer.claims("api://beta", "sub-bob", "bob@beta.example"));
+    acts_as(&app, &for_beta, &bob).await;
+    // A token for both audiences names no tenant of its own.
+    let both = app.claims_with("sub-bob", "bob@beta.example", json!({ "aud": [AUDIENCE, "api://beta"] }));
+    app.get("/v1/me", &app.issuer.token(both)).await.expect_problem(401, "unauthenticated");
+}
+
+async fn an_issuer_on_a_private_address_is_not_reached_unless_the_operator_allows_it(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let issuer = TestIssuer::start().await;
+    app.create_user("ada@example.com", "user").await;
+    let trust = json!({ "issuer": issuer.issuer(), "audience": AUDIENCE });
+    app.put("/v1/settings/oidc", &app.admin_token, trust).await.expect(200);
+
+    let refused = app.get("/v1/me", &issuer.token(issuer.claims(AUDIENCE, "sub-ada", "ada@example.com"))).await;
+
+    refused.expect_problem(401, "unauthenticated");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cannot be reached") && !detail.contains("127.0.0.1"),
+        "the reason is only logged: {detail}"
+    );
+    assert_eq!(issuer.discovery_fetches(), 0, "nothing reached the issuer");
+}
+
 on_both_databases!(
+    an_issuer_and_audience_trusted_by_one_tenant_cannot_be_trusted_by_another,
+    an_issuer_on_a_private_address_is_not_reached_unless_the_operator_allows_it,
     an_issuers_token_acts_as_the_user_it_maps_to_with_their_role,
     without_an_email_the_preferred_username_maps_the_token,
     a_linked_subject_keeps_its_user_when_the_issuer_sends_another_email,

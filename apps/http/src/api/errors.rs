@@ -3,7 +3,7 @@
 //! | code | status | meaning |
 //! |---|---|---|
 //! | `invalid_request` | 400 | malformed JSON, wrong type, unknown field, bad parameter |
-//! | `unauthenticated` | 401 | missing, unknown, expired or revoked bearer token, or inactive user; for an identity provider's token, `detail` says what failed |
+//! | `unauthenticated` | 401 | missing, unknown, expired or revoked bearer token, or inactive user; for an identity provider's token, `detail` says what failed (but why the provider cannot be reached is only logged) |
 //! | `mfa_enrollment_required` | 401 | the session may only enroll an authenticator (`POST /v1/me/mfa/totp`) until confirmed |
 //! | `invalid_link` | 401 | the sign-in link is unknown, used, expired or burnt by wrong codes (indistinguishably) |
 //! | `mfa_code_required` | 401 | the user has MFA: send the link again with `code` (the link still works) |
@@ -31,6 +31,7 @@
 //! | `license_not_found` | 404 | no such license kind in the caller's tenant |
 //! | `email_taken` | 409 | another user of the tenant has this email |
 //! | `license_name_taken` | 409 | another license kind of the tenant has this name |
+//! | `issuer_taken` | 409 | another tenant trusts this OpenID Connect issuer with this audience |
 //! | `no_seats_available` | 409 | every seat of the kind is assigned (`kind`, `seats`, `assigned`) |
 //! | `seats_in_use` | 409 | fewer seats than are assigned (`assigned`) |
 //! | `license_in_use` | 409 | a kind with seats assigned cannot be deleted (`assigned`) |
@@ -47,6 +48,7 @@
 //! | `internal_error` | 500 | a bug or an outage; logged with the request id |
 
 use poem::http::StatusCode;
+use roster_domain::identity::CredentialRejected;
 use roster_domain::services::invitations::{
     AcceptInvitationError, InviteError, ReissueInvitationError, RevokeInvitationError,
 };
@@ -226,6 +228,12 @@ impl From<AuthenticateError> for Problem {
         let unauthorized = |code: &str, detail: String| Problem::new(StatusCode::UNAUTHORIZED, code, detail);
         match error {
             AuthenticateError::Unauthenticated => Problem::unauthenticated(),
+            // Why an issuer cannot be reached (an address refused, a connection error) is for
+            // the server's log, not for whoever presents a token naming it.
+            AuthenticateError::Rejected(CredentialRejected::Unavailable(_)) => unauthorized(
+                "unauthenticated",
+                "the identity provider cannot be reached; the server's log says why".to_owned(),
+            ),
             AuthenticateError::Rejected(rejected) => unauthorized("unauthenticated", rejected.to_string()),
             AuthenticateError::EnrollmentRequired => {
                 unauthorized("mfa_enrollment_required", AuthenticateError::EnrollmentRequired.to_string())
@@ -289,6 +297,7 @@ impl From<OidcSettingsError> for Problem {
                 Problem::not_found("tenant_not_found", format!("no tenant {name}"))
             }
             OidcSettingsError::Conflict => concurrent_modification(),
+            OidcSettingsError::IssuerTaken => Problem::conflict("issuer_taken", error.to_string()),
             OidcSettingsError::Unexpected(e) => e.into(),
         }
     }

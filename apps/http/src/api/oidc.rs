@@ -48,7 +48,8 @@ impl From<OidcSettings> for OidcSettingsBody {
 #[oai(rename = "SetOidcSettings", deny_unknown_fields)]
 pub struct SetOidcRequest {
     /// The issuer URL, exactly as its tokens carry it: `https://...` (`http://` only on a
-    /// loopback host). May be omitted with `entra_tenant_id`: then
+    /// loopback host; non-public addresses are reached only where the operator allows them).
+    /// May be omitted with `entra_tenant_id`: then
     /// `https://login.microsoftonline.com/{entra_tenant_id}/v2.0`.
     #[oai(validator(min_length = 1, max_length = 512))]
     pub issuer: Option<Text>,
@@ -124,7 +125,8 @@ pub enum SetOidcResponse {
     /// `forbidden`: administrators only.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
-    /// `concurrent_modification`.
+    /// `concurrent_modification`, or `issuer_taken`: another tenant trusts this issuer with
+    /// this audience (a token carries no tenant, so each pair belongs to one tenant).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
     /// `payload_too_large`: the body exceeds 64 KiB.

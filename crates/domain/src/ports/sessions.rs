@@ -149,10 +149,12 @@ pub trait OidcRepository: Send + Sync {
 
     /// Trusts `settings` (or no issuer, with `None`) for `tenant` and records `audit`, in one
     /// transaction that re-checks `acting`. Changing the issuer forgets the links made with the
-    /// old one.
+    /// old one. A pair of issuer and audience is trusted by one tenant at most, atomically
+    /// across instances.
     ///
     /// # Errors
-    /// MUST return [`StoreError::ActorChanged`]; nothing is written then.
+    /// MUST return [`StoreError::ActorChanged`] and [`StoreError::IssuerTaken`] (another tenant
+    /// trusts the pair); nothing is written then.
     async fn set_oidc_settings(
         &self,
         tenant: TenantId,
@@ -162,7 +164,7 @@ pub trait OidcRepository: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// The tenants that trust the issuer `issuer` (exactly as tokens carry it), with their
-    /// settings.
+    /// settings: one per audience.
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.

@@ -22,6 +22,10 @@ pub enum OidcSettingsError {
     /// The acting user changed meanwhile; nothing was written.
     #[error("the acting user changed concurrently")]
     Conflict,
+    /// Another tenant trusts this issuer with this audience: its tokens could sign in to
+    /// either tenant.
+    #[error("another tenant trusts this issuer with this audience; give this tenant an audience of its own")]
+    IssuerTaken,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
@@ -31,6 +35,7 @@ impl From<StoreError> for OidcSettingsError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::ActorChanged => Self::Conflict,
+            StoreError::IssuerTaken => Self::IssuerTaken,
             other => Self::Unexpected(other.into_unexpected()),
         }
     }

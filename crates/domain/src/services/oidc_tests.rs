@@ -253,6 +253,27 @@ async fn the_second_tenant_trusting_the_issuer_is_tried_when_the_first_refuses()
     assert_eq!(ports.service().authenticate(JWT).await.unwrap(), actor_of(&bob));
 }
 
+#[tokio::test]
+async fn a_token_for_the_audiences_of_two_tenants_is_refused_by_both() {
+    let mut ports = Ports::new();
+    ports.provider.expect_claimed_issuer().times(1).returning(|_| Some(ISSUER.into()));
+    let for_b = OidcSettings { audience: Audience::parse("api://other").unwrap(), ..settings(true) };
+    let trusting = vec![(tenant_a(), settings(true)), (tenant_b(), for_b)];
+    ports.oidc.expect_tenants_trusting().times(1).returning(move |_| Ok(trusting.clone()));
+    // Its `aud` names both tenants' audiences: it verifies for each.
+    ports.provider.expect_verify().times(2).returning(|_, _| Ok(identity()));
+    ports.oidc.expect_linked_user().never();
+    ports.users.expect_find_by_email().never();
+
+    let result = ports.service().authenticate(JWT).await;
+
+    assert!(
+        matches!(&result, Err(AuthenticateError::Rejected(CredentialRejected::Invalid(reason)))
+            if reason.contains("more than one tenant")),
+        "{result:?}"
+    );
+}
+
 // --- mapping a verified identity to a user ------------------------------------------------
 
 #[tokio::test]
@@ -601,6 +622,15 @@ async fn an_administrator_changed_meanwhile_is_a_conflict() {
     oidc.expect_set_oidc_settings().times(1).returning(|_, _, _, _| Err(StoreError::ActorChanged));
     let result = oidc_service(tenants_knowing_acme(), oidc).set(&actor_of(&admin), Some(settings(false))).await;
     assert!(matches!(result, Err(OidcSettingsError::Conflict)), "{result:?}");
+}
+
+#[tokio::test]
+async fn an_issuer_and_audience_another_tenant_trusts_are_refused() {
+    let admin = user_of(tenant_a(), "admin@example.com", Role::Administrator);
+    let mut oidc = currently(None);
+    oidc.expect_set_oidc_settings().times(1).returning(|_, _, _, _| Err(StoreError::IssuerTaken));
+    let result = oidc_service(tenants_knowing_acme(), oidc).set(&actor_of(&admin), Some(settings(true))).await;
+    assert!(matches!(result, Err(OidcSettingsError::IssuerTaken)), "{result:?}");
 }
 
 #[tokio::test]

@@ -211,18 +211,27 @@ impl TokenService {
     }
 
     /// A token of an OpenID Connect issuer: verified against each tenant trusting the issuer it
-    /// claims, then mapped to a user of the first tenant it verifies for.
+    /// claims (one per audience), then mapped to a user of the one tenant it verifies for. A
+    /// token for the audiences of several tenants is refused: it names no tenant of its own.
     async fn authenticate_external(&self, presented: &str) -> Result<Actor, AuthenticateError> {
         let Some(provider) = &self.identity else { return Err(AuthenticateError::Unauthenticated) };
         let Some(issuer) = provider.claimed_issuer(presented) else { return Err(AuthenticateError::Unauthenticated) };
         let mut refusal = AuthenticateError::Unauthenticated;
+        let mut verified = None;
         for (tenant, settings) in self.oidc.tenants_trusting(&issuer).await? {
             match provider.verify(presented, &settings).await {
-                Ok(identity) => return self.map_external(tenant, &settings, identity).await,
+                Ok(_) if verified.is_some() => {
+                    let reason = "the token is issued for the audiences of more than one tenant".to_owned();
+                    return Err(AuthenticateError::Rejected(CredentialRejected::Invalid(reason)));
+                }
+                Ok(identity) => verified = Some((tenant, settings, identity)),
                 Err(rejected) => refusal = AuthenticateError::Rejected(rejected),
             }
         }
-        Err(refusal)
+        match verified {
+            Some((tenant, settings, identity)) => self.map_external(tenant, &settings, identity).await,
+            None => Err(refusal),
+        }
     }
 
     /// The active user `identity` is in `tenant`: the one its subject is linked to, else the

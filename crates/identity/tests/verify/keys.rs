@@ -184,3 +184,21 @@ async fn an_https_issuer_is_reached_over_tls() {
     let first = received.recv_timeout(Duration::from_secs(2)).expect("a connection");
     assert_eq!(first, [0x16, 0x03, 0x01], "a TLS handshake record (ClientHello)");
 }
+
+#[tokio::test]
+async fn an_issuer_on_a_private_address_is_not_reached_unless_allowed() {
+    let app = TestApp::with_options(options(|o| o.allow_private_networks = false)).await;
+    let localhost = app.issuer.issuer().replace("127.0.0.1", "localhost");
+
+    for (issuer, refusal) in
+        [(app.issuer.issuer(), "is on a non-public address"), (localhost, "resolves to non-public addresses only")]
+    {
+        let mut claims = app.claims();
+        claims["iss"] = json!(issuer);
+        let result = app.verifier.verify(&app.issuer.token(claims), &settings_for(&issuer)).await;
+
+        let reason = assert_unavailable(result);
+        assert!(reason.contains(refusal) && reason.contains("--oidc-allow-private-networks"), "{reason}");
+    }
+    assert_eq!(app.issuer.discovery_fetches(), 0, "nothing reached the issuer");
+}

@@ -24,9 +24,9 @@ struct TestApp {
 }
 
 impl TestApp {
-    /// With the default options.
+    /// With the default options, but for the issuer's address: loopback.
     async fn spawn() -> Self {
-        Self::with_options(OidcOptions::default()).await
+        Self::with_options(OidcOptions { allow_private_networks: true, ..OidcOptions::default() }).await
     }
 
     async fn with_options(options: OidcOptions) -> Self {
@@ -55,9 +55,11 @@ fn settings_for(issuer: &str) -> OidcSettings {
     }
 }
 
-/// Options whose every duration is short or zero, changed by `change`.
+/// Options whose every duration is short or zero, allowing the test issuer's loopback address,
+/// changed by `change`.
 fn options(change: impl FnOnce(&mut OidcOptions)) -> OidcOptions {
-    let mut options = OidcOptions { timeout: Duration::from_secs(2), ..OidcOptions::default() };
+    let mut options =
+        OidcOptions { timeout: Duration::from_secs(2), allow_private_networks: true, ..OidcOptions::default() };
     change(&mut options);
     options
 }

@@ -617,17 +617,15 @@ async fn every_tenant_trusting_an_issuer_is_found_by_it(db: TestDatabase) {
     let globex = tenant(&db.store, "globex").await;
     let initech = tenant(&db.store, "initech").await;
     let entra = Some("72f988bf-86f1-41af-91ab-2d7cd011db47");
-    for (created, settings) in [
-        (&acme, trust(ENTRA, entra, true)),
-        (&globex, trust(ENTRA, entra, false)),
-        (&initech, trust(KEYCLOAK, None, true)),
-    ] {
+    let for_globex = OidcSettings { audience: Audience::parse("api://globex").unwrap(), ..trust(ENTRA, entra, false) };
+    for (created, settings) in
+        [(&acme, trust(ENTRA, entra, true)), (&globex, for_globex.clone()), (&initech, trust(KEYCLOAK, None, true))]
+    {
         set_trust(&db, created, &Actor::system(created.tenant.id), Some(settings)).await.unwrap();
     }
     let mut found = db.store.tenants_trusting(ENTRA).await.unwrap();
     found.sort_by_key(|(tenant, _)| tenant.to_string());
-    let mut expected =
-        vec![(acme.tenant.id, trust(ENTRA, entra, true)), (globex.tenant.id, trust(ENTRA, entra, false))];
+    let mut expected = vec![(acme.tenant.id, trust(ENTRA, entra, true)), (globex.tenant.id, for_globex)];
     expected.sort_by_key(|(tenant, _)| tenant.to_string());
     assert_eq!(found, expected);
     assert_eq!(
@@ -636,6 +634,42 @@ async fn every_tenant_trusting_an_issuer_is_found_by_it(db: TestDatabase) {
     );
     assert_eq!(db.store.tenants_trusting("https://unknown.example.com").await.unwrap(), vec![]);
     assert_eq!(db.store.tenants_trusting(&format!("{KEYCLOAK}/")).await.unwrap(), vec![], "exactly as carried");
+}
+
+async fn an_issuer_and_audience_are_trusted_by_one_tenant_at_most(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let globex = tenant(&db.store, "globex").await;
+    set_trust(&db, &acme, &admin_of(&acme), Some(trust(ENTRA, None, false))).await.unwrap();
+
+    for settings in [trust(ENTRA, None, false), trust(ENTRA, None, true)] {
+        let result = set_trust(&db, &globex, &admin_of(&globex), Some(settings)).await;
+        assert!(matches!(result, Err(StoreError::IssuerTaken)), "{result:?}");
+    }
+    assert_eq!(db.store.oidc_settings(globex.tenant.id).await.unwrap(), None, "nothing written");
+    assert_eq!(events(&db.store, globex.tenant.id, AuditAction::TenantOidcChanged).await, vec![]);
+    // The pair's own tenant changes the rest freely; another audience is another pair.
+    set_trust(&db, &acme, &admin_of(&acme), Some(trust(ENTRA, None, true))).await.unwrap();
+    let own = OidcSettings { audience: Audience::parse("api://globex").unwrap(), ..trust(ENTRA, None, false) };
+    set_trust(&db, &globex, &admin_of(&globex), Some(own)).await.unwrap();
+
+    // Two tenants claiming one pair at once: one gets it.
+    let (by_acme, by_globex) = (admin_of(&acme), admin_of(&globex));
+    let (first, second) = futures::join!(
+        set_trust(&db, &acme, &by_acme, Some(trust(KEYCLOAK, None, false))),
+        set_trust(&db, &globex, &by_globex, Some(trust(KEYCLOAK, None, false))),
+    );
+    let taken = |result: &Result<_, StoreError>| matches!(result, Err(StoreError::IssuerTaken));
+    assert!((first.is_ok() && taken(&second)) || (second.is_ok() && taken(&first)), "{first:?} / {second:?}");
+    assert_eq!(db.store.tenants_trusting(KEYCLOAK).await.unwrap().len(), 1);
+
+    // Once its tenant lets it go, the pair is free.
+    let (holder, other) = if first.is_ok() { (&acme, &globex) } else { (&globex, &acme) };
+    set_trust(&db, holder, &admin_of(holder), None).await.unwrap();
+    set_trust(&db, other, &admin_of(other), Some(trust(KEYCLOAK, None, true))).await.unwrap();
+    assert_eq!(
+        db.store.tenants_trusting(KEYCLOAK).await.unwrap(),
+        vec![(other.tenant.id, trust(KEYCLOAK, None, true))]
+    );
 }
 
 async fn a_subject_stays_linked_to_its_first_user(db: TestDatabase) {
@@ -779,6 +813,7 @@ on_both_databases!(
     a_reset_by_an_actor_no_longer_administrator_is_actor_changed_and_changes_nothing,
     oidc_settings_are_stored_replaced_and_removed,
     every_tenant_trusting_an_issuer_is_found_by_it,
+    an_issuer_and_audience_are_trusted_by_one_tenant_at_most,
     a_subject_stays_linked_to_its_first_user,
     changing_the_issuer_forgets_the_links_made_with_the_old_one,
     an_oidc_change_by_an_actor_no_longer_administrator_is_actor_changed_and_changes_nothing,

@@ -137,11 +137,12 @@ pub async fn spawn_oidc_app(db: &TestDatabase) -> OidcApp {
     spawn_oidc_app_with(&Settings::for_database(&db.url), json!({})).await
 }
 
-/// As [`spawn_oidc_app`], with `settings`, and the fields of `extra` added to the PUT body
-/// (e.g. `{"just_in_time": true}`).
+/// As [`spawn_oidc_app`], with `settings` (allowing private networks: the issuer is on
+/// loopback), and the fields of `extra` added to the PUT body (e.g. `{"just_in_time": true}`).
 pub async fn spawn_oidc_app_with(settings: &Settings, extra: Value) -> OidcApp {
     let issuer = TestIssuer::start().await;
-    let app = spawn_app_with(settings, Arc::new(SystemClock)).await;
+    let settings = Settings { oidc_allow_private_networks: true, ..settings.clone() };
+    let app = spawn_app_with(&settings, Arc::new(SystemClock)).await;
     let mut body = json!({ "issuer": issuer.issuer(), "audience": AUDIENCE });
     body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
     app.put("/v1/settings/oidc", &app.admin_token, body).await.expect(200);
