@@ -89,6 +89,7 @@ impl TenantRepository for Store {
     async fn update_settings(
         &self,
         tenant: TenantId,
+        before: &TenantSettings,
         settings: &TenantSettings,
         acting: Acting,
         audit: &AuditEvent,
@@ -96,6 +97,10 @@ impl TenantRepository for Store {
         let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
+        let stored = tenants::Entity::find_by_id(tenant.as_uuid()).one(&*txn).await.map_err(unexpected)?;
+        if stored.map(from_row).transpose()?.ok_or(StoreError::NotFound)?.settings != *before {
+            return Err(StoreError::Stale);
+        }
         let budget = settings.default_budget;
         tenants::Entity::update_many()
             .col_expr(tenants::Column::InvitationTtlSeconds, Expr::val(ttl_column(settings)))

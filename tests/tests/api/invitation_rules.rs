@@ -7,7 +7,7 @@ use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 use serde_json::json;
 
-use crate::helpers::{id_of, spawn_mailing_app};
+use crate::helpers::{id_of, spawn_app, spawn_mailing_app};
 use crate::invitations::{instant, invitation_metrics, listed};
 
 async fn only_those_allowed_may_invite_and_a_refused_invitation_creates_nothing(db: TestDatabase) {
@@ -150,7 +150,27 @@ async fn deactivating_an_invited_user_kills_their_link_and_a_reactivated_one_nee
     assert_eq!(app.accept(&renewed, None).await.expect(200)["user"]["status"], "active");
 }
 
+async fn two_administrators_changing_different_settings_at_once_both_land(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let (_, second) = app.user_with_token("second@example.com", "administrator").await;
+    for round in 0..10_u64 {
+        let seconds = 3600 * (round + 2);
+        let limit = 100 * (round + 1);
+        let (ttl, budget) = futures::join!(
+            app.patch("/v1/settings", &app.admin_token, json!({ "invitation_ttl_seconds": seconds })),
+            app.patch("/v1/settings", &second, json!({ "default_budget": { "limit": limit, "period": "monthly" } })),
+        );
+        ttl.expect(200);
+        budget.expect(200);
+
+        let settings = app.get("/v1/settings", &app.admin_token).await.expect(200).clone();
+        assert_eq!(settings["invitation_ttl_seconds"], seconds, "round {round}: {settings}");
+        assert_eq!(settings["default_budget"]["limit"], limit, "round {round}: {settings}");
+    }
+}
+
 on_both_databases!(
+    two_administrators_changing_different_settings_at_once_both_land,
     only_those_allowed_may_invite_and_a_refused_invitation_creates_nothing,
     a_malformed_and_an_unknown_token_get_the_same_answer_and_a_bad_name_is_refused,
     the_eleventh_accept_attempt_within_a_minute_is_refused_with_retry_after,

@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use roster_domain::invitation::{InvitationTtl, TenantSettings};
 
 use super::budgets::models::{BudgetPolicyBody, BudgetPolicyRequest};
-use roster_domain::services::TenantService;
+use roster_domain::services::{SettingsChange, TenantService};
 
 use super::ApiTags;
 use super::auth::BearerAuth;
@@ -118,17 +118,21 @@ impl SettingsApi {
     async fn update(&self, auth: BearerAuth, body: Json<UpdateSettingsRequest>) -> UpdateSettingsResponse {
         answer(
             async {
-                let mut settings = self.tenants.settings(&auth.0).await?;
-                match body.0.default_budget {
-                    MaybeUndefined::Undefined => {}
-                    MaybeUndefined::Null => settings.default_budget = None,
-                    MaybeUndefined::Value(policy) => settings.default_budget = Some(policy.try_into_domain()?),
-                }
-                if let Some(seconds) = body.0.invitation_ttl_seconds {
-                    settings.invitation_ttl =
-                        InvitationTtl::from_seconds(seconds.into()).map_err(|e| Problem::bad_request(e.to_string()))?;
-                }
-                Ok(UpdateSettingsResponse::Ok(Json(self.tenants.update_settings(&auth.0, settings).await?.into())))
+                // Who may change settings is told before what is wrong with the change.
+                self.tenants.settings(&auth.0).await?;
+                let default_budget = match body.0.default_budget {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => Some(None),
+                    MaybeUndefined::Value(policy) => Some(Some(policy.try_into_domain()?)),
+                };
+                let invitation_ttl = body
+                    .0
+                    .invitation_ttl_seconds
+                    .map(|seconds| InvitationTtl::from_seconds(seconds.into()))
+                    .transpose()
+                    .map_err(|e| Problem::bad_request(e.to_string()))?;
+                let change = SettingsChange { invitation_ttl, default_budget };
+                Ok(UpdateSettingsResponse::Ok(Json(self.tenants.update_settings(&auth.0, change).await?.into())))
             }
             .await,
         )

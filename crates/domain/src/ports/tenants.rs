@@ -36,16 +36,19 @@ pub trait TenantRepository: Send + Sync {
     /// [`StoreError::Unexpected`] only.
     async fn find_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError>;
 
-    /// Stores `settings` as the settings of `tenant` and records `audit`, in one transaction
-    /// that re-checks `acting` (as governed user changes do).
+    /// Replaces the settings `before` of `tenant` with `after` and records `audit`, in one
+    /// transaction that re-checks `acting` (as governed user changes do) and that the stored
+    /// settings are still `before` (so that two administrators' concurrent changes of different
+    /// settings both land).
     ///
     /// # Errors
-    /// MUST return [`StoreError::NotFound`] or [`StoreError::ActorChanged`]; nothing is written
-    /// then.
+    /// MUST return [`StoreError::NotFound`], [`StoreError::ActorChanged`] or
+    /// [`StoreError::Stale`] (the settings are no longer `before`); nothing is written then.
     async fn update_settings(
         &self,
         tenant: TenantId,
-        settings: &TenantSettings,
+        before: &TenantSettings,
+        after: &TenantSettings,
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;

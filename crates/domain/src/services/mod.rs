@@ -28,7 +28,7 @@ pub use licenses::LicenseService;
 pub use oidc::{OidcService, OidcSettingsError};
 pub use service_credentials::{ServiceCredentialError, ServiceCredentialService};
 pub use sign_in::{CredentialsError, EnrollError, Enrollment, SignInService, SignedIn, VerifyLinkError};
-pub use tenants::{CreateTenantError, CreatedTenant, SettingsError, TenantService};
+pub use tenants::{CreateTenantError, CreatedTenant, SettingsChange, SettingsError, TenantService};
 pub use tokens::{AuthenticateError, Authenticated, CredentialStores, IssueTokenError, TokenService};
 pub use usage::{MeteringError, UsageService};
 pub use users::UserService;

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::invitation::TenantSettings;
+use crate::budget::BudgetPolicy;
+use crate::invitation::{InvitationTtl, TenantSettings};
 use crate::ports::{Clock, TenantRepository};
 use crate::user::NewUser;
 use crate::{
@@ -32,14 +33,38 @@ pub enum CreateTenantError {
     Unexpected(#[from] UnexpectedError),
 }
 
+/// A change of a tenant's settings: the settings given are set, the others kept as they are
+/// when the change is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// The new lifetime of invitation links.
+    pub invitation_ttl: Option<InvitationTtl>,
+    /// The new default budget (`Some(None)`: none).
+    pub default_budget: Option<Option<BudgetPolicy>>,
+}
+
+impl SettingsChange {
+    /// `settings` with this change.
+    #[must_use]
+    pub fn applied_to(self, settings: TenantSettings) -> TenantSettings {
+        TenantSettings {
+            invitation_ttl: self.invitation_ttl.unwrap_or(settings.invitation_ttl),
+            default_budget: self.default_budget.unwrap_or(settings.default_budget),
+        }
+    }
+}
+
+/// How many times a settings change is applied again to settings changed meanwhile.
+const SETTINGS_ATTEMPTS: usize = 5;
+
 /// Reading or changing a tenant's settings failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// Administrators only.
     #[error(transparent)]
     Forbidden(#[from] crate::Violation),
-    /// The acting user changed meanwhile; nothing was written.
-    #[error("your own account changed while this request ran; retry")]
+    /// The acting user changed meanwhile, or the settings kept changing; nothing was written.
+    #[error("your own account or the settings changed while this request ran; retry")]
     Conflict,
     /// Anything else.
     #[error(transparent)]
@@ -108,26 +133,35 @@ impl TenantService {
         Ok(self.load(actor.tenant).await?.settings)
     }
 
-    /// Replaces the settings of the actor's tenant with `settings`. Administrators only.
+    /// Applies `change` to the settings of the actor's tenant, as they are when it is stored
+    /// (a concurrent change of other settings is kept); returns the settings then. Administrators
+    /// only.
     ///
     /// # Errors
     /// See [`SettingsError`].
     pub async fn update_settings(
         &self,
         actor: &Actor,
-        settings: TenantSettings,
+        change: SettingsChange,
     ) -> Result<TenantSettings, SettingsError> {
         crate::governance::check_settings(actor)?;
-        let tenant = self.load(actor.tenant).await?;
-        if tenant.settings == settings {
-            return Ok(settings);
+        for _ in 0..SETTINGS_ATTEMPTS {
+            let tenant = self.load(actor.tenant).await?;
+            let after = change.applied_to(tenant.settings);
+            if after == tenant.settings {
+                return Ok(after);
+            }
+            let before = &tenant.settings;
+            let audit = AuditEvent::tenant_settings_changed(actor, &tenant, before, &after, self.clock.now());
+            let acting = crate::governance::acting(actor);
+            match self.tenants.update_settings(tenant.id, before, &after, acting, &audit).await {
+                Ok(()) => return Ok(after),
+                Err(StoreError::Stale) => {}
+                Err(StoreError::ActorChanged) => return Err(SettingsError::Conflict),
+                Err(other) => return Err(other.into_unexpected().into()),
+            }
         }
-        let audit = AuditEvent::tenant_settings_changed(actor, &tenant, &tenant.settings, &settings, self.clock.now());
-        match self.tenants.update_settings(tenant.id, &settings, crate::governance::acting(actor), &audit).await {
-            Ok(()) => Ok(settings),
-            Err(StoreError::ActorChanged) => Err(SettingsError::Conflict),
-            Err(other) => Err(other.into_unexpected().into()),
-        }
+        Err(SettingsError::Conflict)
     }
 
     async fn load(&self, id: TenantId) -> Result<Tenant, UnexpectedError> {
@@ -187,39 +221,93 @@ mod tests {
         assert_eq!(created.admin.email.as_str(), "root@acme.test");
     }
 
-    #[tokio::test]
-    async fn only_administrators_change_the_settings_and_a_change_is_audited() {
-        let tenant = Tenant {
-            id: TenantId::new(),
+    fn acme(settings: TenantSettings) -> Tenant {
+        Tenant {
+            id: TenantId::from(uuid::Uuid::from_u128(7)),
             name: TenantName::parse("acme").unwrap(),
             created_at: chrono::Utc::now(),
-            settings: TenantSettings::default(),
-        };
-        let id = tenant.id;
+            settings,
+        }
+    }
+
+    fn ttl(seconds: u64) -> InvitationTtl {
+        InvitationTtl::from_seconds(seconds).unwrap()
+    }
+
+    fn actor(role: Role) -> Actor {
+        let id = acme(TenantSettings::default()).id;
+        Actor::user(id, crate::UserId::new(), Email::parse("someone@acme.test").unwrap(), role)
+    }
+
+    #[tokio::test]
+    async fn only_administrators_change_the_settings_and_a_change_is_audited() {
         let mut tenants = MockTenantRepository::new();
-        tenants.expect_get_tenant().returning(move |_| Ok(Some(tenant.clone())));
+        tenants.expect_get_tenant().returning(|_| Ok(Some(acme(TenantSettings::default()))));
         tenants
             .expect_update_settings()
-            .withf(|_, settings, _, audit| {
-                settings.invitation_ttl.seconds() == 3600
+            .withf(|_, before, after, _, audit| {
+                *before == TenantSettings::default()
+                    && after.invitation_ttl.seconds() == 3600
                     && audit.after.as_ref().unwrap()["invitation_ttl_seconds"] == 3600
             })
             .times(1)
-            .returning(|_, _, _, _| Ok(()));
+            .returning(|_, _, _, _, _| Ok(()));
         let service = service(tenants);
-        let hour = TenantSettings {
-            invitation_ttl: crate::invitation::InvitationTtl::from_seconds(3600).unwrap(),
-            ..TenantSettings::default()
-        };
-        let email = Email::parse("c@acme.test").unwrap();
-        let collaborator = Actor::user(id, crate::UserId::new(), email.clone(), Role::Collaborator);
-        assert!(matches!(service.update_settings(&collaborator, hour).await, Err(SettingsError::Forbidden(_))));
-        let admin = Actor::user(id, crate::UserId::new(), email, Role::Administrator);
-        assert_eq!(service.update_settings(&admin, hour).await.unwrap(), hour);
+        let hour = SettingsChange { invitation_ttl: Some(ttl(3600)), ..SettingsChange::default() };
+        let forbidden = service.update_settings(&actor(Role::Collaborator), hour).await;
+        assert!(matches!(forbidden, Err(SettingsError::Forbidden(_))), "{forbidden:?}");
+        let changed = service.update_settings(&actor(Role::Administrator), hour).await.unwrap();
+        assert_eq!(changed, TenantSettings { invitation_ttl: ttl(3600), ..TenantSettings::default() });
+        let unchanged = SettingsChange { default_budget: Some(None), ..SettingsChange::default() };
         assert_eq!(
-            service.update_settings(&admin, TenantSettings::default()).await.unwrap(),
-            TenantSettings::default()
+            service.update_settings(&actor(Role::Administrator), unchanged).await.unwrap(),
+            TenantSettings::default(),
+            "nothing to change: nothing written"
         );
+    }
+
+    #[tokio::test]
+    async fn a_change_is_applied_again_to_settings_changed_meanwhile_keeping_that_change() {
+        let budget = BudgetPolicy {
+            limit: crate::budget::Credits::new(500).unwrap(),
+            period: crate::budget::BudgetPeriod::Monthly,
+            warn_at: None,
+            hard: true,
+        };
+        let meanwhile = TenantSettings { default_budget: Some(budget), ..TenantSettings::default() };
+        let mut tenants = MockTenantRepository::new();
+        let mut reads = vec![acme(meanwhile), acme(TenantSettings::default())];
+        tenants.expect_get_tenant().times(2).returning(move |_| Ok(reads.pop()));
+        let mut sequence = mockall::Sequence::new();
+        tenants
+            .expect_update_settings()
+            .withf(|_, before, _, _, _| *before == TenantSettings::default())
+            .times(1)
+            .in_sequence(&mut sequence)
+            .returning(|_, _, _, _, _| Err(StoreError::Stale));
+        tenants
+            .expect_update_settings()
+            .withf(move |_, before, after, _, _| {
+                *before == meanwhile && *after == TenantSettings { invitation_ttl: ttl(3600), ..meanwhile }
+            })
+            .times(1)
+            .in_sequence(&mut sequence)
+            .returning(|_, _, _, _, _| Ok(()));
+        let hour = SettingsChange { invitation_ttl: Some(ttl(3600)), ..SettingsChange::default() };
+
+        let changed = service(tenants).update_settings(&actor(Role::Administrator), hour).await.unwrap();
+
+        assert_eq!(changed, TenantSettings { invitation_ttl: ttl(3600), default_budget: Some(budget) });
+    }
+
+    #[tokio::test]
+    async fn settings_that_keep_changing_are_a_conflict() {
+        let mut tenants = MockTenantRepository::new();
+        tenants.expect_get_tenant().returning(|_| Ok(Some(acme(TenantSettings::default()))));
+        tenants.expect_update_settings().times(SETTINGS_ATTEMPTS).returning(|_, _, _, _, _| Err(StoreError::Stale));
+        let hour = SettingsChange { invitation_ttl: Some(ttl(3600)), ..SettingsChange::default() };
+        let result = service(tenants).update_settings(&actor(Role::Administrator), hour).await;
+        assert!(matches!(result, Err(SettingsError::Conflict)), "{result:?}");
     }
 
     #[tokio::test]

@@ -81,7 +81,7 @@ async fn settle(db: &TestDatabase, created: &CreatedTenant, default: Option<rost
     let tenant = &created.tenant;
     let audit =
         AuditEvent::tenant_settings_changed(&Actor::system(tenant.id), tenant, &tenant.settings, &settings, now());
-    db.store.update_settings(tenant.id, &settings, None, &audit).await.unwrap();
+    db.store.update_settings(tenant.id, &tenant.settings, &settings, None, &audit).await.unwrap();
 }
 
 /// The user counts of `tenant` (the dashboard's), without the pairs that count nobody.

@@ -171,7 +171,7 @@ async fn budget_totals_follow_budgets_set_changed_removed_and_purged(db: TestDat
 async fn settle(db: &TestDatabase, tenant: &Tenant, settings: TenantSettings) {
     let actor = Actor::system(tenant.id);
     let audit = AuditEvent::tenant_settings_changed(&actor, tenant, &tenant.settings, &settings, now());
-    db.store.update_settings(tenant.id, &settings, None, &audit).await.unwrap();
+    db.store.update_settings(tenant.id, &tenant.settings, &settings, None, &audit).await.unwrap();
 }
 
 async fn a_tenant_default_budget_is_given_to_users_created_or_invited_afterwards(db: TestDatabase) {

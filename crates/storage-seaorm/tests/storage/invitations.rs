@@ -536,15 +536,18 @@ async fn a_new_tenant_gives_invitation_links_seven_days(db: TestDatabase) {
     assert_eq!(stored.settings.invitation_ttl.seconds(), 7 * 24 * 3600);
 }
 
-/// Stores `settings` for `created`'s tenant, re-checking `actor`; returns the audit event.
+/// Stores `settings` for `created`'s tenant in place of those stored now, re-checking `actor`;
+/// returns the audit event.
 async fn update_settings(
     db: &TestDatabase,
     created: &CreatedTenant,
     actor: &Actor,
     settings: TenantSettings,
 ) -> Result<AuditEvent, StoreError> {
-    let audit = AuditEvent::tenant_settings_changed(actor, &created.tenant, &created.tenant.settings, &settings, now());
-    db.store.update_settings(created.tenant.id, &settings, acting(actor), &audit).await.map(|()| audit)
+    let stored = db.store.get_tenant(created.tenant.id).await.unwrap();
+    let before = stored.map_or(created.tenant.settings, |tenant| tenant.settings);
+    let audit = AuditEvent::tenant_settings_changed(actor, &created.tenant, &before, &settings, now());
+    db.store.update_settings(created.tenant.id, &before, &settings, acting(actor), &audit).await.map(|()| audit)
 }
 
 fn lifetime(seconds: u64) -> TenantSettings {
@@ -580,6 +583,21 @@ async fn a_settings_change_by_an_actor_no_longer_administrator_is_actor_changed_
     let stored = db.store.get_tenant(acme.tenant.id).await.unwrap().expect("tenant stored");
     assert_eq!(stored.settings, TenantSettings::default());
     assert_eq!(events(&db, acme.tenant.id, AuditAction::TenantSettingsChanged).await, vec![]);
+}
+
+async fn settings_changed_since_they_were_read_are_stale_and_not_overwritten(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let system = Actor::system(acme.tenant.id);
+    update_settings(&db, &acme, &system, lifetime(3600)).await.unwrap();
+    let read_before = TenantSettings::default();
+    let audit = AuditEvent::tenant_settings_changed(&system, &acme.tenant, &read_before, &lifetime(7200), now());
+
+    let result = db.store.update_settings(acme.tenant.id, &read_before, &lifetime(7200), None, &audit).await;
+
+    assert!(matches!(result, Err(StoreError::Stale)), "{result:?}");
+    let stored = db.store.get_tenant(acme.tenant.id).await.unwrap().expect("tenant stored");
+    assert_eq!(stored.settings, lifetime(3600), "the change made meanwhile is kept");
+    assert_eq!(events(&db, acme.tenant.id, AuditAction::TenantSettingsChanged).await.len(), 1);
 }
 
 async fn updating_the_settings_of_an_unknown_tenant_is_not_found(db: TestDatabase) {
@@ -620,5 +638,6 @@ on_both_databases!(
     a_new_tenant_gives_invitation_links_seven_days,
     updated_tenant_settings_are_stored_with_their_audit_event,
     a_settings_change_by_an_actor_no_longer_administrator_is_actor_changed_and_changes_nothing,
+    settings_changed_since_they_were_read_are_stale_and_not_overwritten,
     updating_the_settings_of_an_unknown_tenant_is_not_found,
 );
