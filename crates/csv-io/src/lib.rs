@@ -21,7 +21,8 @@
 //! - **Columns, without a header** (the usual format): the email; then, optionally, the country
 //!   code and the phone. With three cells or more, the second is the country code and the third
 //!   the phone; with two, the second is the phone when it has at least 6 digits, else the country
-//!   code (`33`, `+33`, `FR`). Further cells are ignored.
+//!   code (`33`, `+33`, `FR`), which must then be one (a cut number such as `12345` fails the
+//!   row as `invalid_phone`). Further cells are ignored.
 //! - **Header row** (optional): when the first row has no `@` in any cell and one of its cells
 //!   is a column title below, it is a header, and columns are taken by title, in any order. Titles
 //!   are compared in any letter case, with `_` or `-` as a space:

@@ -150,6 +150,10 @@ async fn phones_take_a_country_code_column_or_the_international_form(db: TestDat
         "ivy@example.com,999,06 12 34 56 84\n",  // no such calling code
         "jon@example.com,1,202 555 0143\n",      // North America
         "kim@example.com,,06 12 34 56 85\n",     // empty country column
+        "lou@example.com,12345\n",               // two cells, a cut number: no country
+        "max@example.com,+44 20\n",              // two cells, a cut number: no country
+        "ned@example.com,7,727 250 1234\n",      // 7 is Russia's and Kazakhstan's
+        "oli@example.com,+1 202 555 0143 x12\n", // an extension, which E.164 cannot keep
     );
     let imported = app.import_file("", file).await;
     let problems = json!([
@@ -157,8 +161,11 @@ async fn phones_take_a_country_code_column_or_the_international_form(db: TestDat
         problem(6, "fay@example.com", "invalid_phone"),
         problem(9, "ivy@example.com", "invalid_phone"),
         problem(11, "kim@example.com", "invalid_phone"),
+        problem(12, "lou@example.com", "invalid_phone"),
+        problem(13, "max@example.com", "invalid_phone"),
+        problem(15, "oli@example.com", "invalid_phone"),
     ]);
-    assert_eq!(imported, report(plain(), [11, 7, 0, 0, 4], problems));
+    assert_eq!(imported, report(plain(), [15, 8, 0, 0, 7], problems));
     let roster = json!({
         "ada@example.com": member("user", None, Some("+33612345678")),
         "bob@example.com": member("user", None, Some("+33612345679")),
@@ -167,6 +174,7 @@ async fn phones_take_a_country_code_column_or_the_international_form(db: TestDat
         "gus@example.com": member("user", None, None),
         "hal@example.com": member("user", None, Some("+33612345683")),
         "jon@example.com": member("user", None, Some("+12025550143")),
+        "ned@example.com": member("user", None, Some("+77272501234")),
     });
     assert_eq!(app.roster().await, roster);
 }

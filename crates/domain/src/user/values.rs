@@ -94,16 +94,13 @@ impl Phone {
         if !trimmed.starts_with('+') {
             return Err(PhoneError::MissingCountryCode(trimmed.to_owned()));
         }
-        let number = phonenumber::parse(None, trimmed)
-            .ok()
-            .filter(phonenumber::PhoneNumber::is_valid)
-            .ok_or_else(|| PhoneError::Invalid(trimmed.to_owned()))?;
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Self::valid(phonenumber::parse(None, trimmed).ok()).ok_or_else(|| PhoneError::Invalid(trimmed.to_owned()))
     }
 
     /// Parses a number given in two parts, as import files do: an optional `country` (a calling
     /// code such as `33` or `+33`, or an ISO country code such as `FR`) and the `number`,
     /// national (`06 12 34 56 78`) or international (`+33 6 12 34 56 78`, whatever `country`).
+    /// A calling code shared by several countries (`1`, `7`, `44`, ...) is tried for each.
     ///
     /// # Errors
     /// [`PhoneError`] says what is wrong: a national number without a country, an unknown
@@ -116,18 +113,35 @@ impl Phone {
         let country = country.map(str::trim).filter(|c| !c.is_empty());
         let country = country.ok_or_else(|| PhoneError::MissingCountryCode(number.to_owned()))?;
         let invalid = || PhoneError::Invalid(format!("{country} {number}"));
-        let calling_code = country.trim_start_matches('+');
-        let region: String = if calling_code.bytes().all(|b| b.is_ascii_digit()) {
-            let code: u16 = calling_code.parse().map_err(|_| invalid())?;
-            let regions = phonenumber::metadata::DATABASE.by_code(&code).ok_or_else(invalid)?;
-            regions.first().ok_or_else(invalid)?.id().to_owned()
-        } else {
-            country.to_ascii_uppercase()
-        };
-        let region: phonenumber::country::Id = region.parse().map_err(|_| invalid())?;
-        let parsed = phonenumber::parse(Some(region), number).ok().filter(phonenumber::PhoneNumber::is_valid);
-        let parsed = parsed.ok_or_else(invalid)?;
-        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        let regions = regions(country).ok_or_else(invalid)?;
+        let national =
+            regions.iter().find_map(|(region, _)| Self::valid(phonenumber::parse(Some(*region), number).ok()));
+        // libphonenumber reads a national number that starts with its country's calling code
+        // (Kazakhstan's 727..., with 7) as an international one without the `+`: then the
+        // number after the calling code is what was meant.
+        national
+            .or_else(|| {
+                regions
+                    .iter()
+                    .find_map(|(_, code)| Self::valid(phonenumber::parse(None, format!("+{code} {number}")).ok()))
+            })
+            .ok_or_else(invalid)
+    }
+
+    /// Checks a country given without a number (an import file's country column): a calling
+    /// code or an ISO country code libphonenumber knows.
+    ///
+    /// # Errors
+    /// [`PhoneError::Invalid`] when it is neither.
+    pub fn check_country(country: &str) -> Result<(), PhoneError> {
+        regions(country.trim()).map(drop).ok_or_else(|| PhoneError::Invalid(format!("country code {country}")))
+    }
+
+    /// `parsed` in E.164 form when it is a valid number without an extension (which E.164 has
+    /// no room for: refused rather than dropped).
+    fn valid(parsed: Option<phonenumber::PhoneNumber>) -> Option<Self> {
+        let parsed = parsed.filter(|p| p.is_valid() && p.extension().is_none())?;
+        Some(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
     /// The E.164 form.
@@ -141,6 +155,20 @@ impl Phone {
     pub fn preload() {
         let _ = Self::parse("+14155552671");
     }
+}
+
+/// The regions of `country`, with their calling code: those of a calling code (`33`, `+7`), or
+/// the one of an ISO country code (`FR`); `None` when libphonenumber knows neither.
+fn regions(country: &str) -> Option<Vec<(phonenumber::country::Id, u16)>> {
+    let calling_code = country.strip_prefix('+').unwrap_or(country);
+    let regions = if !calling_code.is_empty() && calling_code.bytes().all(|b| b.is_ascii_digit()) {
+        phonenumber::metadata::DATABASE.by_code(&calling_code.parse::<u16>().ok()?)?
+    } else {
+        vec![phonenumber::metadata::DATABASE.by_id(country.to_ascii_uppercase().as_str())?]
+    };
+    let regions: Vec<_> =
+        regions.iter().filter_map(|region| Some((region.id().parse().ok()?, region.country_code()))).collect();
+    (!regions.is_empty()).then_some(regions)
 }
 
 impl fmt::Display for Phone {
@@ -310,6 +338,32 @@ mod tests {
         assert!(matches!(Phone::parse("06 12 34 56 78"), Err(PhoneError::MissingCountryCode(_))));
         assert!(matches!(Phone::parse("+33 12"), Err(PhoneError::Invalid(_))));
         assert!(matches!(Phone::parse("+abc"), Err(PhoneError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_phone_with_an_extension_is_refused_rather_than_cut() {
+        assert!(matches!(Phone::parse("+1 202 555 0143 ext. 1234"), Err(PhoneError::Invalid(_))));
+        assert!(matches!(Phone::parse_with_country(Some("1"), "202 555 0143 x12"), Err(PhoneError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_calling_code_of_several_countries_is_tried_for_each() {
+        // 7 is Russia's and Kazakhstan's; a Kazakh number is not Russian.
+        assert_eq!(Phone::parse_with_country(Some("7"), "727 250 1234").unwrap().as_str(), "+77272501234");
+        assert_eq!(Phone::parse_with_country(Some("KZ"), "727 250 1234").unwrap().as_str(), "+77272501234");
+        assert_eq!(Phone::parse_with_country(Some("KZ"), "8 727 250 1234").unwrap().as_str(), "+77272501234");
+        assert_eq!(Phone::parse_with_country(Some("+7"), "912 345 6789").unwrap().as_str(), "+79123456789");
+        assert!(matches!(Phone::parse_with_country(Some("999"), "612345678"), Err(PhoneError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_country_alone_is_a_calling_code_or_an_iso_code_libphonenumber_knows() {
+        for known in ["33", "+33", "FR", "fr", " 1 "] {
+            assert_eq!(Phone::check_country(known), Ok(()), "{known}");
+        }
+        for unknown in ["12345", "+44 20", "ZZ", "999", "+", ""] {
+            assert!(Phone::check_country(unknown).is_err(), "{unknown}");
+        }
     }
 
     #[test]
