@@ -32,7 +32,7 @@ pub fn http_params(query: &UserQuery) -> Vec<(&'static str, String)> {
         params.push(("order", "asc".to_owned()));
     }
     if let Some(cursor) = &query.after {
-        params.push(("cursor", cursor.encode()));
+        params.push(("cursor", cursor.encode(query.sort.direction)));
     }
     if query.limit != roster_domain::PageLimit::default() {
         params.push(("limit", query.limit.get().to_string()));

@@ -31,7 +31,7 @@
 //!   `phone` (`phone number`, `mobile`, `telephone`), `role`, `license` (`licence`,
 //!   `license kind`). Other columns are ignored. A header without an email column is refused as a
 //!   whole. The export file (below) is such a file: importing it reads its email, name, phone,
-//!   role and license.
+//!   role and license (not its status: imported users are new users).
 //! - **Delimiter**: `,`, `;` or a tab, detected from the first lines (up to 50): the one whose
 //!   most common cell count (of more than one cell) covers the most lines, then the one giving the
 //!   most cells; on a tie a tab, then `;`, then `,`. When none splits any line: `,`.

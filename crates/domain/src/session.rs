@@ -317,7 +317,7 @@ pub struct Mfa {
     /// Whether sign-in needs MFA: set at the first confirmed enrollment, kept by a reset (so
     /// the next sign-in must enroll again).
     pub required: bool,
-    /// The last TOTP step accepted (a code works once).
+    /// The last TOTP step accepted with the secret (a code works once); a reset forgets it.
     pub last_step: Option<u64>,
 }
 

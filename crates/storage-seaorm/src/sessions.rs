@@ -363,7 +363,8 @@ impl SessionRepository for Store {
         }
         active_locked(&txn, tenant, user).await?;
         let sql = "INSERT INTO user_security (user_id, tenant_id, mfa_required) VALUES (?, ?, ?) \
-                   ON CONFLICT (user_id) DO UPDATE SET totp_secret = NULL, totp_confirmed_at = NULL, mfa_required = ?";
+                   ON CONFLICT (user_id) DO UPDATE SET totp_secret = NULL, totp_confirmed_at = NULL, mfa_required = ?, \
+                   last_totp_step = NULL";
         let values: [Value; 4] = [user.as_uuid().into(), tenant.as_uuid().into(), true.into(), true.into()];
         txn.execute_raw(raw(self.backend(), sql, values)).await.map_err(unexpected)?;
         insert_event(&txn, audit).await?;

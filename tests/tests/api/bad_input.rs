@@ -50,16 +50,18 @@ async fn unacceptable_values_are_422_problems_naming_the_field(db: TestDatabase)
     create(json!({ "email": "x@example.com", "name": "line\nbreak" })).await.expect_problem(422, "invalid_name");
     create(json!({ "email": "x@example.com", "name": "   " })).await.expect_problem(422, "invalid_name");
     app.get("/v1/users?cursor=garbage", &app.admin_token).await.expect_problem(422, "invalid_cursor");
+    create(json!({ "email": "second@example.com" })).await.expect(201);
     let by_email = app.get("/v1/users?sort=email&limit=1", &app.admin_token).await;
-    let cursor = by_email.expect(200)["next_cursor"].as_str().map(str::to_owned);
-    if let Some(cursor) = cursor {
-        app.get(&format!("/v1/users?sort=created_at&cursor={cursor}"), &app.admin_token)
+    let cursor = by_email.expect(200)["next_cursor"].as_str().expect("a second page").to_owned();
+    app.get(&format!("/v1/users?sort=email&cursor={cursor}"), &app.admin_token).await.expect(200);
+    for other_order in ["sort=created_at", "sort=email&order=asc"] {
+        app.get(&format!("/v1/users?{other_order}&cursor={cursor}"), &app.admin_token)
             .await
             .expect_problem(422, "invalid_cursor");
     }
     app.get("/v1/audit?cursor=garbage", &app.admin_token).await.expect_problem(422, "invalid_cursor");
-    // A cursor we never issued, naming an instant no database orders alike: c|-7000000000000000000|<uuid>.
-    let far = "Y3wtNzAwMDAwMDAwMDAwMDAwMDAwMHwwMTkwMDAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDA";
+    // A cursor we never issued, naming an instant no database orders alike: cd|-7000000000000000000|<uuid>.
+    let far = "Y2R8LTcwMDAwMDAwMDAwMDAwMDAwMDB8MDE5MDAwMDAtMDAwMC03MDAwLTgwMDAtMDAwMDAwMDAwMDAw";
     app.get(&format!("/v1/users?cursor={far}"), &app.admin_token).await.expect_problem(422, "invalid_cursor");
     app.get("/v1/users?q=a%00b", &app.admin_token).await.expect_problem(422, "invalid_search");
     let year_10000 = "9999-12-31T23:59:59-01:00";

@@ -380,7 +380,7 @@ impl UsersApi {
                 let page = self.users.list(&auth.0, &query).await?;
                 let total = page.total.unwrap_or(Total { count: page.items.len() as u64, exact: false });
                 Ok(ListUsersResponse::Ok(Json(UserPage {
-                    next_cursor: page.next.map(|cursor| cursor.encode()),
+                    next_cursor: page.next.map(|cursor| cursor.encode(query.sort.direction)),
                     total: total.count,
                     total_exact: total.exact,
                     items: self.views.many(&auth.0, page.items).await?,

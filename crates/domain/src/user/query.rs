@@ -94,38 +94,50 @@ impl UserCursor {
         }
     }
 
-    /// The opaque text handed to clients.
+    /// The opaque text handed to clients, for pages in the `direction` the cursor was made in.
     #[must_use]
-    pub fn encode(&self) -> String {
+    pub fn encode(&self, direction: SortDirection) -> String {
+        let way = direction_tag(direction);
         let plain = match self {
-            Self::CreatedAt(at, id) => format!("c|{}|{id}", at.timestamp_micros()),
-            Self::Email(email) => format!("e|{email}"),
+            Self::CreatedAt(at, id) => format!("c{way}|{}|{id}", at.timestamp_micros()),
+            Self::Email(email) => format!("e{way}|{email}"),
         };
         URL_SAFE_NO_PAD.encode(plain)
     }
 
-    /// Reads a cursor issued by [`encode`](Self::encode) for the same `sort` field.
+    /// Reads a cursor issued by [`encode`](Self::encode) for the same `sort` (field and
+    /// direction: a position of one order says nothing of where the other continues).
     ///
     /// # Errors
-    /// [`CursorError`] when the text was not issued by us or is for another sort field.
+    /// [`CursorError`] when the text was not issued by us or is for another sort order.
     pub fn decode(text: &str, sort: UserSort) -> Result<Self, CursorError> {
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
         let plain = String::from_utf8(bytes).map_err(|_| CursorError)?;
-        let cursor = match plain.split_once('|') {
-            Some(("c", rest)) => {
+        let (tag, rest) = plain.split_once('|').ok_or(CursorError)?;
+        let field = tag.strip_suffix(direction_tag(sort.direction)).ok_or(CursorError)?;
+        let cursor = match (field, rest) {
+            ("c", rest) => {
                 let (micros, id) = rest.split_once('|').ok_or(CursorError)?;
                 let micros = micros.parse().map_err(|_| CursorError)?;
                 let at =
                     DateTime::from_timestamp_micros(micros).filter(crate::paging::is_storable).ok_or(CursorError)?;
                 Self::CreatedAt(at, id.parse().map_err(|_| CursorError)?)
             }
-            Some(("e", email)) => Self::Email(Email::parse(email).map_err(|_| CursorError)?),
+            ("e", email) => Self::Email(Email::parse(email).map_err(|_| CursorError)?),
             _ => return Err(CursorError),
         };
         match (&cursor, sort.field) {
             (Self::CreatedAt(..), UserSortField::CreatedAt) | (Self::Email(_), UserSortField::Email) => Ok(cursor),
             _ => Err(CursorError),
         }
+    }
+}
+
+/// How a cursor's text says its direction.
+fn direction_tag(direction: SortDirection) -> &'static str {
+    match direction {
+        SortDirection::Asc => "a",
+        SortDirection::Desc => "d",
     }
 }
 
@@ -151,19 +163,28 @@ mod tests {
         let at = DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap();
         let by_date = UserSort { field: UserSortField::CreatedAt, direction: SortDirection::Desc };
         let cursor = UserCursor::CreatedAt(at, UserId::new());
-        assert_eq!(UserCursor::decode(&cursor.encode(), by_date), Ok(cursor));
+        assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Desc), by_date), Ok(cursor));
 
         let by_email = UserSort { field: UserSortField::Email, direction: SortDirection::Asc };
         let cursor = UserCursor::Email(Email::parse("a@example.com").unwrap());
-        assert_eq!(UserCursor::decode(&cursor.encode(), by_email), Ok(cursor.clone()));
-        assert_eq!(UserCursor::decode(&cursor.encode(), by_date), Err(CursorError));
+        assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Asc), by_email), Ok(cursor.clone()));
+        assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Asc), by_date), Err(CursorError));
+    }
+
+    #[test]
+    fn a_cursor_of_one_direction_is_refused_in_the_other() {
+        let cursor = UserCursor::Email(Email::parse("a@example.com").unwrap());
+        let ascending = UserSort { field: UserSortField::Email, direction: SortDirection::Asc };
+        let descending = UserSort { direction: SortDirection::Desc, ..ascending };
+        assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Asc), descending), Err(CursorError));
+        assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Desc), ascending), Err(CursorError));
     }
 
     #[test]
     fn foreign_cursors_are_refused() {
         let sort = UserSort::default();
-        let far = URL_SAFE_NO_PAD.encode(format!("c|-7000000000000000000|{}", UserId::new()));
-        for bad in ["", "!!!", "Yw", "Y3w", &URL_SAFE_NO_PAD.encode("c|x|y"), &far] {
+        let far = URL_SAFE_NO_PAD.encode(format!("cd|-7000000000000000000|{}", UserId::new()));
+        for bad in ["", "!!!", "Yw", "Y3w", &URL_SAFE_NO_PAD.encode("cd|x|y"), &URL_SAFE_NO_PAD.encode("d|x"), &far] {
             assert_eq!(UserCursor::decode(bad, sort), Err(CursorError), "{bad:?}");
         }
     }

@@ -161,7 +161,7 @@ impl TransferApi {
     /// is; `,`, `;` and tab delimiters, a byte order mark, CRLF line ends, quoted cells and blank
     /// lines are all accepted. Each row is validated and governed like a single creation
     /// (`forbidden_role`: only administrators create administrators) and applied all or nothing;
-    /// rows are stored 500 at a time. A row whose email exists is skipped (`already_exists`), or
+    /// rows are stored 2,000 at a time. A row whose email exists is skipped (`already_exists`), or
     /// updated with `on_existing=update`, so running a file again creates nobody twice. The report
     /// lists the first 10,000 skipped or failed rows with their lines (`problems_omitted` counts
     /// the others). `dry_run=true` validates and reports
@@ -223,7 +223,9 @@ impl TransferApi {
     /// `activated_at`, `last_active_at` (RFC 3339), `invitation` (`pending` or `expired` for
     /// invited users). A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
     /// `@`, a tab or a carriage return) is written with a `'` before it. The file is streamed
-    /// a page at a time, whatever the number of users. Importing it reproduces the users.
+    /// a page at a time, whatever the number of users. Importing it recreates the users' emails,
+    /// names, phones, roles and licenses, as active users: status, invitations, budgets and
+    /// usage are not imported (the report lists those columns as `ignored_columns`).
     /// Administrators and collaborators only.
     #[oai(path = "/users/export", method = "get", operation_id = "exportUsers")]
     #[allow(clippy::too_many_arguments)]
