@@ -14,6 +14,7 @@ use roster_domain::ports::UserRepository;
 use roster_domain::{
     AuditEvent, Email, Page, Premises, Role, StoreError, TenantId, User, UserCursor, UserId, UserQuery, UserStatus,
 };
+use sea_orm::ActiveValue::NotSet;
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, DbBackend, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _,
@@ -144,7 +145,10 @@ impl UserRepository for Store {
 /// tokens, sessions, magic links and invitation link; identity-provider tokens issued before).
 pub(crate) async fn write_change(txn: &DatabaseTransaction, stored: &Stored, updated: &User) -> Result<(), StoreError> {
     seats::moved(txn, updated.tenant, stored.license, updated.license).await?;
-    to_row(updated).update(txn).await.map_err(unexpected)?;
+    // `last_active_at` is the activity flush's alone (it only moves forward, without the tenant
+    // lock): the copy of it read before this change may be older than what it wrote since.
+    let row = users::ActiveModel { last_active_at: NotSet, ..to_row(updated) };
+    row.update(txn).await.map_err(unexpected)?;
     counts::moved(
         txn,
         updated.tenant,

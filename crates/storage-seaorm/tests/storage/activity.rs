@@ -3,11 +3,11 @@
 
 use chrono::Duration;
 use roster_domain::ports::UserRepository as _;
-use roster_domain::{Role, User, UserId};
+use roster_domain::{AuditAction, Role, User, UserId};
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 
-use crate::fixtures::{add, now, tenant};
+use crate::fixtures::{add, change, now, tenant};
 
 async fn stored(db: &TestDatabase, user: &User) -> User {
     db.store.get(user.tenant, user.id).await.unwrap().expect("the user is stored")
@@ -47,7 +47,22 @@ async fn activity_of_more_users_than_one_statement_carries_is_written_whole(db: 
     db.store.record_activity(&[]).await.unwrap();
 }
 
+async fn a_change_decided_before_activity_was_written_keeps_that_activity(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let ada = add(&db.store, &acme, "ada@acme.test", Role::User).await;
+    // A role change read Ada before her use was written, and is stored after it.
+    let read = stored(&db, &ada).await;
+    let used = now();
+    db.store.record_activity(&[(ada.id, used)]).await.unwrap();
+
+    change(&db.store, &read, &read.with_role(Role::Collaborator, now()), AuditAction::UserRoleChanged).await.unwrap();
+
+    let after = stored(&db, &ada).await;
+    assert_eq!((after.role, after.last_active_at), (Role::Collaborator, Some(used)));
+}
+
 on_both_databases!(
+    a_change_decided_before_activity_was_written_keeps_that_activity,
     activity_moves_last_active_at_forward_only_and_nothing_else,
     activity_of_more_users_than_one_statement_carries_is_written_whole,
 );
