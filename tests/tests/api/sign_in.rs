@@ -324,7 +324,7 @@ async fn malformed_sign_in_requests_are_refused(db: TestDatabase) {
     let extra = json!({ "tenant": "default", "email": "ada@example.com", "next": "/" });
     public("/v1/auth/magic-link", extra).await.expect_problem(400, "invalid_request");
     app.request_link("default", "no-tld@localhost").await.expect_problem(422, "invalid_email");
-    app.request_link("default", "not-an-email").await.expect_problem(400, "invalid_request");
+    app.request_link("default", "not-an-email").await.expect_problem(422, "invalid_email");
     app.expect_no_mail().await;
 
     let session = token(&app.verify_link(&link, None).await.expect(201).clone());

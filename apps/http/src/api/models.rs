@@ -2,7 +2,7 @@
 //! Requests become domain commands here (`try_into_domain`), so services only see valid data.
 
 use chrono::{DateTime, Utc};
-use poem_openapi::types::{Email as EmailString, MaybeUndefined};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object};
 use roster_domain::invitation::{DeliveryStatus, Invitation, InvitationState};
 use roster_domain::user::{NewUser, ProfileChanges};
@@ -300,19 +300,17 @@ impl UserBody {
 #[derive(Object, Debug)]
 #[oai(rename = "CreateUser", deny_unknown_fields)]
 pub struct CreateUserRequest {
-    /// Login id; compared case-insensitively, stored lowercased, never changes.
-    #[oai(validator(max_length = 254))]
-    pub email: EmailString,
-    /// Display name.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// Login id; compared case-insensitively, stored lowercased, never changes (else 422
+    /// `invalid_email`).
+    pub email: Text,
+    /// Display name: 1 to 200 characters once trimmed, no control characters (else 422
+    /// `invalid_name`).
     pub name: Option<Text>,
-    /// Phone number with country code, e.g. `+33 6 12 34 56 78`.
-    #[oai(validator(min_length = 1, max_length = 32))]
+    /// Phone number with country code, e.g. `+33 6 12 34 56 78` (else 422 `invalid_phone`).
     pub phone: Option<Text>,
     /// Role; `user` when omitted. Only administrators create administrators.
     pub role: Option<RoleDto>,
-    /// Referral or promo code: 1 to 64 of `A-Z a-z 0-9 _ - .`.
-    #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
+    /// Referral or promo code: 1 to 64 of `A-Z a-z 0-9 _ - .` (else 422 `invalid_referral_code`).
     pub referral_code: Option<Text>,
 }
 
@@ -350,14 +348,13 @@ impl CreateUserRequest {
 #[derive(Object, Debug)]
 #[oai(rename = "UpdateUser", deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    /// New display name, or `null` to clear it.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// New display name (1 to 200 characters once trimmed, else 422 `invalid_name`), or `null`
+    /// to clear it.
     pub name: MaybeUndefined<Text>,
-    /// New phone number with country code, or `null` to clear it.
-    #[oai(validator(min_length = 1, max_length = 32))]
+    /// New phone number with country code (else 422 `invalid_phone`), or `null` to clear it.
     pub phone: MaybeUndefined<Text>,
-    /// New referral code, or `null` to clear it.
-    #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
+    /// New referral code (1 to 64 of `A-Z a-z 0-9 _ - .`, else 422 `invalid_referral_code`), or
+    /// `null` to clear it.
     pub referral_code: MaybeUndefined<Text>,
 }
 

@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use poem::web::RemoteAddr;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::types::Email as EmailString;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use roster_domain::services::SignInService;
 use roster_domain::session::{Session, SessionState, SignInMethod};
@@ -41,8 +40,7 @@ pub struct MagicLinkRequest {
     #[oai(validator(min_length = 1, max_length = 63))]
     pub tenant: Text,
     /// The user's email.
-    #[oai(validator(max_length = 254))]
-    pub email: EmailString,
+    pub email: Text,
 }
 
 /// The request was taken.

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
-use poem_openapi::types::Email as EmailString;
 use roster_domain::services::invitations::NewInvitation;
 use roster_domain::user::NewUser;
 use roster_domain::{PersonName, Role};
@@ -16,19 +15,17 @@ use crate::api::text::Text;
 #[derive(Object, Debug)]
 #[oai(rename = "CreateInvitation", deny_unknown_fields)]
 pub struct CreateInvitationRequest {
-    /// Login id; compared case-insensitively, stored lowercased, never changes.
-    #[oai(validator(max_length = 254))]
-    pub email: EmailString,
-    /// Display name.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// Login id; compared case-insensitively, stored lowercased, never changes (else 422
+    /// `invalid_email`).
+    pub email: Text,
+    /// Display name: 1 to 200 characters once trimmed, no control characters (else 422
+    /// `invalid_name`).
     pub name: Option<Text>,
-    /// Phone number with country code, e.g. `+33 6 12 34 56 78`.
-    #[oai(validator(min_length = 1, max_length = 32))]
+    /// Phone number with country code, e.g. `+33 6 12 34 56 78` (else 422 `invalid_phone`).
     pub phone: Option<Text>,
     /// Role; `user` when omitted. Only administrators invite administrators.
     pub role: Option<RoleDto>,
     /// Referral or promo code: 1 to 64 of `A-Z a-z 0-9 _ - .`.
-    #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
     pub referral_code: Option<Text>,
     /// A license kind whose seat is reserved for the invitee at once (administrators only), so
     /// that accepting never fails for lack of seats.
@@ -68,8 +65,8 @@ pub struct AcceptInvitationRequest {
     /// The `token` of the accept link (`inv_...`).
     #[oai(validator(min_length = 1, max_length = 100))]
     pub token: Text,
-    /// The name the user wants to be shown with; their current name when omitted.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// The name the user wants to be shown with (1 to 200 characters once trimmed, else 422
+    /// `invalid_name`); their current name when omitted.
     pub name: Option<Text>,
 }
 

@@ -233,7 +233,6 @@ impl TransferApi {
         &self,
         auth: BearerAuth,
         /// Name or email contains this text, case-insensitively.
-        #[oai(validator(max_length = 100))]
         q: Query<Option<String>>,
         /// Has this role.
         role: Query<Option<RoleDto>>,
@@ -244,7 +243,6 @@ impl TransferApi {
         /// Created before this instant (RFC 3339, exclusive).
         created_to: Query<Option<DateTime<Utc>>>,
         /// Signed up with exactly this referral or promo code.
-        #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
         referral_code: Query<Option<String>>,
         /// Holds a seat of this license kind (its id).
         license: Query<Option<Uuid>>,
