@@ -65,6 +65,8 @@ pub enum AuditAction {
     MfaReset,
     /// Every session of a user was ended.
     SessionsRevoked,
+    /// A user ended one of their sessions (signed out there).
+    UserSignedOut,
     /// The OpenID Connect issuer a tenant trusts was set, changed or removed.
     TenantOidcChanged,
 }
@@ -97,6 +99,7 @@ impl AuditAction {
         Self::MfaReset,
         Self::SessionsRevoked,
         Self::TenantOidcChanged,
+        Self::UserSignedOut,
     ];
 
     /// The stable dotted name used in storage and the API.
@@ -128,6 +131,7 @@ impl AuditAction {
             Self::MfaReset => "user.mfa_reset",
             Self::SessionsRevoked => "user.sessions_revoked",
             Self::TenantOidcChanged => "tenant.oidc_changed",
+            Self::UserSignedOut => "user.signed_out",
         }
     }
 }

@@ -243,11 +243,22 @@ impl SessionRepository for Store {
         rows.iter().map(session_from).collect()
     }
 
-    async fn end_session(&self, tenant: TenantId, user: UserId, id: SessionId) -> Result<(), StoreError> {
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        id: SessionId,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await.map_err(unexpected)?;
         let sql = "DELETE FROM sessions WHERE tenant_id = ? AND user_id = ? AND id = ?";
         let values: [Value; 3] = [tenant.as_uuid().into(), user.as_uuid().into(), id.as_uuid().into()];
-        let ended = self.db.execute_raw(raw(self.backend(), sql, values)).await.map_err(unexpected)?;
-        if ended.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let ended = txn.execute_raw(raw(self.backend(), sql, values)).await.map_err(unexpected)?;
+        if ended.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)
     }
 
     async fn revoke_sessions(

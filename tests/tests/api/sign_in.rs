@@ -219,7 +219,7 @@ async fn only_user_managers_reset_mfa_and_never_an_administrators(db: TestDataba
 
 async fn my_sessions_list_the_current_one_and_end_one_at_a_time(db: TestDatabase) {
     let app = spawn_mailing_app(&db).await;
-    app.create_user("ada@example.com", "user").await;
+    let ada = id_of(&app.create_user("ada@example.com", "user").await);
     let bob = id_of(&app.create_user("bob@example.com", "user").await);
     let older = app.sign_in("ada@example.com").await;
     app.clock.advance(TimeDelta::seconds(1));
@@ -248,6 +248,28 @@ async fn my_sessions_list_the_current_one_and_end_one_at_a_time(db: TestDatabase
     let signed_out = app.delete(&format!("/v1/me/sessions/{}", session_id(&older)), &token(&older)).await;
     assert_eq!(signed_out.status, 204, "{signed_out:?}");
     app.get("/v1/me", &token(&older)).await.expect_problem(401, "unauthenticated");
+    let signed_outs = app.audited(&ada).await.into_iter().filter(|action| action == "user.signed_out").count();
+    assert_eq!(signed_outs, 2, "each sign-out is audited, refusals are not");
+}
+
+async fn a_session_that_may_only_enroll_may_sign_itself_out_and_nothing_more(db: TestDatabase) {
+    let app = spawn_mailing_app(&db).await;
+    let ada = id_of(&app.create_user("ada@example.com", "user").await);
+    let full = app.sign_in("ada@example.com").await;
+    app.enroll(&token(&full)).await;
+    app.delete(&format!("/v1/users/{ada}/mfa"), &app.admin_token).await;
+    let link = app.link_for("ada@example.com").await;
+    let enrolling = app.verify_link(&link, None).await.expect(201).clone();
+    assert_eq!(enrolling["mfa_enrollment_required"], true, "{enrolling}");
+
+    let other = app.delete(&format!("/v1/me/sessions/{}", session_id(&full)), &token(&enrolling)).await;
+    other.expect_problem(401, "mfa_enrollment_required");
+    let itself = app.delete(&format!("/v1/me/sessions/{}", session_id(&enrolling)), &token(&enrolling)).await;
+
+    assert_eq!(itself.status, 204, "{itself:?}");
+    app.get("/v1/me/sessions", &token(&enrolling)).await.expect_problem(401, "unauthenticated");
+    acts_as(&app, &token(&full), &ada).await;
+    assert_eq!(app.audited(&ada).await[0], "user.signed_out");
 }
 
 async fn an_administrator_ends_every_session_of_a_user_but_not_their_api_tokens(db: TestDatabase) {
@@ -352,6 +374,7 @@ async fn each_public_endpoint_allows_ten_attempts_a_minute_per_address(db: TestD
 }
 
 on_both_databases!(
+    a_session_that_may_only_enroll_may_sign_itself_out_and_nothing_more,
     a_link_is_mailed_to_an_active_user_only_and_the_answer_never_tells_who_has_an_account,
     a_link_signs_in_once_for_a_working_session,
     a_link_works_for_15_minutes_only,

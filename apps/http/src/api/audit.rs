@@ -73,6 +73,8 @@ pub enum ActionDto {
     SessionsRevoked,
     #[oai(rename = "tenant.oidc_changed")]
     TenantOidcChanged,
+    #[oai(rename = "user.signed_out")]
+    UserSignedOut,
 }
 
 /// Both directions, so that a new domain action fails to compile until it is listed here.
@@ -118,6 +120,7 @@ actions!(
     MfaReset,
     SessionsRevoked,
     TenantOidcChanged,
+    UserSignedOut,
 );
 
 /// Who acted.

@@ -469,11 +469,12 @@ impl SignInApi {
 
     /// End one of my sessions
     ///
-    /// Signs out there (or here, with the current session's id). To end them all, use
+    /// Signs out there (or here, with the current session's id; a session that may only enroll
+    /// an authenticator may do this much). To end them all, use
     /// `DELETE /v1/users/{your id}/sessions`.
     #[oai(path = "/me/sessions/:id", method = "delete", operation_id = "endMySession")]
     async fn end_session(&self, auth: SessionAuth, id: Path<Uuid>) -> EndSessionResponse {
-        if auth.0.enrolling {
+        if auth.0.enrolling && auth.0.session.map(Uuid::from) != Some(id.0) {
             return enrollment_required().into();
         }
         match self.sign_in.end_my_session(&auth.0.actor, id.0.into()).await {

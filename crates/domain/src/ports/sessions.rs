@@ -62,11 +62,18 @@ pub trait SessionRepository: Send + Sync {
     /// [`StoreError::Unexpected`] only.
     async fn sessions_of(&self, tenant: TenantId, user: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError>;
 
-    /// Ends the session `id` of `user`.
+    /// Ends the session `id` of `user` and records `audit`, in one transaction.
     ///
     /// # Errors
-    /// MUST return [`StoreError::NotFound`] when `user` has no such session.
-    async fn end_session(&self, tenant: TenantId, user: UserId, id: SessionId) -> Result<(), StoreError>;
+    /// MUST return [`StoreError::NotFound`] when `user` has no such session; nothing is
+    /// written then.
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        id: SessionId,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
 
     /// Ends every session of `user`, refuses identity-provider tokens issued before `now`, and
     /// records `audit`, in one transaction that re-checks `acting`; answers how many sessions

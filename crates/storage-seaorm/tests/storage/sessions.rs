@@ -379,18 +379,26 @@ async fn a_session_is_ended_once_and_only_by_its_own_user(db: TestDatabase) {
     let bob = add(&db.store, &acme, "bob@example.com", Role::User).await;
     let session = sign_in(&db, &ada, now()).await;
     let kept = sign_in(&db, &ada, now()).await;
+    let end = |tenant: TenantId, user: &User| {
+        let audit = about(&actor_of(user), AuditAction::UserSignedOut, user);
+        let store = db.store.clone();
+        let (user, id) = (user.id, session.id);
+        async move { store.end_session(tenant, user, id, &audit).await.map(|()| audit) }
+    };
 
-    let result = db.store.end_session(acme.tenant.id, bob.id, session.id).await;
+    let result = end(acme.tenant.id, &bob).await;
     assert!(matches!(result, Err(StoreError::NotFound)), "another user's: {result:?}");
-    let result = db.store.end_session(globex.tenant.id, ada.id, session.id).await;
+    let result = end(globex.tenant.id, &ada).await;
     assert!(matches!(result, Err(StoreError::NotFound)), "through another tenant: {result:?}");
     assert!(authenticated(&db, &session.hash).await.is_some());
+    assert_eq!(events(&db.store, acme.tenant.id, AuditAction::UserSignedOut).await, vec![], "refusals write nothing");
 
-    db.store.end_session(acme.tenant.id, ada.id, session.id).await.unwrap();
+    let ended = end(acme.tenant.id, &ada).await.unwrap();
     assert_eq!(authenticated(&db, &session.hash).await, None);
     assert!(authenticated(&db, &kept.hash).await.is_some());
-    let result = db.store.end_session(acme.tenant.id, ada.id, session.id).await;
+    let result = end(acme.tenant.id, &ada).await;
     assert!(matches!(result, Err(StoreError::NotFound)), "again: {result:?}");
+    assert_eq!(events(&db.store, acme.tenant.id, AuditAction::UserSignedOut).await, vec![ended]);
 }
 
 async fn revoking_sessions_ends_them_all_and_records_when(db: TestDatabase) {

@@ -226,8 +226,14 @@ impl SignInService {
     /// # Errors
     /// [`CredentialsError::NotFound`] when they have no such session.
     pub async fn end_my_session(&self, actor: &Actor, id: SessionId) -> Result<(), CredentialsError> {
-        let user = actor.user_id().ok_or(CredentialsError::NotAPerson)?;
-        Ok(self.sessions.end_session(actor.tenant, user, id).await?)
+        let crate::ActorIdentity::User { id: user, email } = &actor.identity else {
+            return Err(CredentialsError::NotAPerson);
+        };
+        let target =
+            crate::AuditTarget { kind: crate::TargetKind::User, id: (*user).into(), label: Some(email.to_string()) };
+        let mut audit = AuditEvent::about(actor, AuditAction::UserSignedOut, target, self.clock.now());
+        audit.before = Some(serde_json::json!({ "session": id.to_string() }));
+        Ok(self.sessions.end_session(actor.tenant, *user, id, &audit).await?)
     }
 
     /// Ends every session of `target` and refuses the identity-provider tokens issued to them
