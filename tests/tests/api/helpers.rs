@@ -311,3 +311,16 @@ pub fn accept_link(message: &ReceivedMessage) -> String {
 pub fn token_of(link: &str) -> &str {
     link.split_once("?token=").unwrap_or_else(|| panic!("no token in {link}")).1
 }
+
+/// The headers of a page whose address carries a link's secret: not cached, not sent on as a
+/// referrer, not framed, running nothing but its own script against this API.
+pub fn assert_secret_page_headers(headers: &reqwest::header::HeaderMap) {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(header("cache-control"), "no-store", "{headers:?}");
+    assert_eq!(header("referrer-policy"), "no-referrer", "{headers:?}");
+    assert_eq!(header("x-frame-options"), "DENY", "{headers:?}");
+    let policy = header("content-security-policy");
+    for directive in ["default-src 'none'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(policy.contains(directive), "{directive} in {policy:?}");
+    }
+}

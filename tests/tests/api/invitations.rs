@@ -57,6 +57,7 @@ async fn an_invitee_follows_the_mailed_link_and_becomes_an_active_user_with_a_to
     let page = app.client.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{page:?}");
+    crate::helpers::assert_secret_page_headers(page.headers());
     assert!(page.text().await.unwrap().contains("/v1/invitations/accept"), "the page posts the token to the API");
 
     let accepted = app.accept(&link, Some("Nora Batty")).await;

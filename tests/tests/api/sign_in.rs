@@ -57,6 +57,7 @@ async fn a_link_is_mailed_to_an_active_user_only_and_the_answer_never_tells_who_
     let page = app.client.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{page:?}");
+    crate::helpers::assert_secret_page_headers(page.headers());
     assert!(page.text().await.unwrap().contains("/v1/auth/magic-link/verify"), "the page posts the token to the API");
     app.expect_no_mail().await;
 }

@@ -150,8 +150,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", api)
         .at("/openapi.json", get(serve_document))
         .at("/docs", docs)
-        .at("/invitations/accept", get(handler_fn(Html(include_str!("accept.html").to_owned()))))
-        .at("/sign-in", get(handler_fn(Html(include_str!("sign-in.html").to_owned()))))
+        .at("/invitations/accept", get(page(include_str!("accept.html"))))
+        .at("/sign-in", get(page(include_str!("sign-in.html"))))
         .data(state.tokens.clone())
         .around(middleware::limit_body)
         .around(middleware::errors_as_problems)
@@ -165,4 +165,22 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
 /// An endpoint that answers `page` to every request.
 fn handler_fn(page: Html<String>) -> impl Endpoint<Output = Response> {
     poem::endpoint::make_sync(move |_| poem::IntoResponse::into_response(page.clone()))
+}
+
+/// One of the pages mailed links open, whose address carries the link's secret: never kept by
+/// a cache, never sent on as a referrer, never framed, and allowed nothing but its own inline
+/// script and style and calls to this API.
+fn page(html: &'static str) -> impl Endpoint<Output = Response> {
+    handler_fn(Html(html.to_owned())).with(
+        poem::middleware::SetHeader::new()
+            .overriding(poem::http::header::CACHE_CONTROL, "no-store")
+            .overriding(poem::http::header::REFERRER_POLICY, "no-referrer")
+            .overriding(poem::http::header::X_FRAME_OPTIONS, "DENY")
+            .overriding(poem::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .overriding(
+                poem::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+    )
 }
