@@ -46,8 +46,10 @@ pub(crate) struct RecordReader<R> {
     ends: Vec<usize>,
     /// Cells of the last record (when it had no oversize).
     cells: usize,
-    /// `\n` bytes consumed so far.
+    /// Line ends consumed so far: `\n`, `\r\n`, or a `\r` alone (old Mac files).
     newlines: u64,
+    /// Whether the last byte consumed was a `\r` (whose `\n`, if any, ends the same line).
+    after_cr: bool,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -60,6 +62,7 @@ impl<R: Read> RecordReader<R> {
             ends: vec![0; MAX_FIELDS],
             cells: 0,
             newlines: 0,
+            after_cr: false,
         }
     }
 
@@ -83,7 +86,7 @@ impl<R: Read> RecordReader<R> {
             let input = fill(&mut self.input)?;
             let (result, nin, nout, nend) =
                 self.parser.read_record(input, &mut self.output[written..], &mut self.ends[ended..]);
-            self.newlines += count_newlines(&input[..nin]);
+            self.newlines += count_line_ends(&input[..nin], &mut self.after_cr);
             self.input.consume(nin);
             if oversize.is_none() {
                 oversize = self.check_cells(ended, ended + nend, written + nout);
@@ -136,7 +139,7 @@ impl<R: Read> RecordReader<R> {
             }
             let skipped = input.iter().take_while(|byte| matches!(byte, b'\r' | b'\n')).count();
             let more = skipped < input.len();
-            self.newlines += count_newlines(&input[..skipped]);
+            self.newlines += count_line_ends(&input[..skipped], &mut self.after_cr);
             self.input.consume(skipped);
             if more {
                 return Ok(true);
@@ -157,6 +160,12 @@ fn fill<R: Read>(input: &mut BufReader<R>) -> io::Result<&[u8]> {
     input.fill_buf()
 }
 
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&byte| byte == b'\n').count() as u64
+/// The line ends in `bytes`, which follow a `\r` when `after_cr` (updated for the next bytes).
+fn count_line_ends(bytes: &[u8], after_cr: &mut bool) -> u64 {
+    let mut ends = 0;
+    for &byte in bytes {
+        ends += u64::from(byte == b'\r' || (byte == b'\n' && !*after_cr));
+        *after_cr = byte == b'\r';
+    }
+    ends
 }

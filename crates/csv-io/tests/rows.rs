@@ -71,6 +71,16 @@ fn blank_lines_are_skipped_and_rows_keep_the_lines_an_editor_shows() {
 }
 
 #[test]
+fn lines_ended_by_a_carriage_return_alone_are_counted_too() {
+    // Old Mac files end lines with `\r`; a mix, and a quoted `\r` inside a cell, count alike.
+    let rows = rows("a@example.com\rb@example.com\r\rc@example.com,\"two\rlines\"\r\nd@example.com\ne@example.com\r");
+    assert_eq!(
+        rows.iter().map(|row| (row.line, row.email.as_str())).collect::<Vec<_>>(),
+        [(1, "a@example.com"), (2, "b@example.com"), (4, "c@example.com"), (6, "d@example.com"), (7, "e@example.com")]
+    );
+}
+
+#[test]
 fn invalid_utf8_fails_its_row_only() {
     let rows = read(b"a@example.com\nb\xFF@example.com\nc@example.com\n");
     assert_eq!(rows.len(), 3);

@@ -28,7 +28,8 @@ pub struct ImportRow {
 pub enum RowReason {
     /// The email is not an address.
     InvalidEmail,
-    /// An earlier row of the file has the same email (in any letter case).
+    /// An earlier row of the file has the same email (in any letter case), whether or not that
+    /// row could be applied.
     DuplicateInFile,
     /// The tenant has a user with this email (and the import skips existing users).
     AlreadyExists,

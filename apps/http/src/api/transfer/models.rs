@@ -35,7 +35,8 @@ impl From<OnExistingParam> for OnExisting {
 pub enum RowReasonDto {
     /// Failed: the email is not an address.
     InvalidEmail,
-    /// Skipped: an earlier row of the file has the same email (in any letter case).
+    /// Skipped: an earlier row of the file has the same email (in any letter case), whether or
+    /// not that row could be applied.
     DuplicateInFile,
     /// Skipped: the tenant has a user with this email (`on_existing=skip`), or the row changes nothing.
     AlreadyExists,

@@ -301,7 +301,14 @@ impl ImportService {
                 }
             };
             let refused = match parse_row(&row, context.options.default_role, &context.kinds) {
-                Err(reason) => Some(reason),
+                Err(reason) => {
+                    // The first row naming an email claims it, applied or not: a later row for
+                    // the same person is never applied in its place.
+                    if let Ok(email) = crate::Email::parse(&row.email) {
+                        seen.insert(email);
+                    }
+                    Some(reason)
+                }
                 Ok(parsed) if !seen.insert(parsed.email.clone()) => Some(RowReason::DuplicateInFile),
                 Ok(parsed) => match self.permit(context.actor, &parsed) {
                     Err(reason) => Some(reason),

@@ -287,6 +287,24 @@ async fn every_row_is_validated_and_only_valid_new_ones_are_stored() {
     assert!(stored.iter().all(|record| record.user.source == UserSource::Imported && record.invitation.is_none()));
 }
 
+#[tokio::test]
+async fn the_first_row_naming_an_email_claims_it_whether_or_not_it_is_applied() {
+    let (service, probe) = ports().build();
+    let rows = vec![
+        Ok(ImportRow { role: Some("administrator".into()), ..cells(1, "boss@acme.test") }),
+        row(2, "boss@acme.test"),
+        Ok(ImportRow { role: Some("bogus".into()), ..cells(3, "typo@acme.test") }),
+        row(4, "TYPO@acme.test"),
+    ];
+    let report = import(&service, &actor(Role::Collaborator), rows, &ImportOptions::default()).await;
+    assert_eq!(
+        reasons(&report),
+        [(1, "forbidden_role"), (2, "duplicate_in_file"), (3, "invalid_role"), (4, "duplicate_in_file")],
+        "a refused row is never replaced by a later one for the same person, whatever refused it"
+    );
+    assert!(probe.stored_emails().is_empty());
+}
+
 // Row validation.
 
 #[tokio::test]
