@@ -15,6 +15,9 @@ pub enum CsvError {
     /// The file has a header row, and none of its columns is an email column.
     #[error("the header row has no email column")]
     NoEmailColumn,
+    /// The file is not text in UTF-8 (or ASCII): UTF-16, a spreadsheet, a compressed file.
+    #[error("the file is {0}, not CSV text; save it as CSV UTF-8")]
+    NotText(&'static str),
     /// A cell of the row is not UTF-8 text.
     #[error("column {column} is not UTF-8 text; save the file as UTF-8")]
     InvalidUtf8 {
@@ -50,7 +53,7 @@ impl CsvError {
             Self::InvalidUtf8 { line, .. } | Self::TooManyFields { line } | Self::CellTooLong { line, .. } => {
                 Some(*line)
             }
-            Self::NoEmailColumn | Self::Read(_) => None,
+            Self::NoEmailColumn | Self::NotText(_) | Self::Read(_) => None,
         }
     }
 }

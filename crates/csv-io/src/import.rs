@@ -20,10 +20,14 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 ///
 /// # Errors
 ///
-/// [`CsvError::Read`] when the start of the input cannot be read; [`CsvError::NoEmailColumn`]
-/// when the file has a header row without an email column.
+/// [`CsvError::Read`] when the start of the input cannot be read; [`CsvError::NotText`] when
+/// it is not UTF-8 text; [`CsvError::NoEmailColumn`] when the file has a header row without an
+/// email column.
 pub fn read_rows<R: Read>(mut input: R) -> Result<ImportRows<R>, CsvError> {
     let (mut prefix, truncated) = read_prefix(&mut input).map_err(CsvError::Read)?;
+    if let Some(kind) = not_text(&prefix) {
+        return Err(CsvError::NotText(kind));
+    }
     let bom = prefix.starts_with(BOM);
     if bom {
         prefix.drain(..BOM.len());
@@ -219,6 +223,22 @@ fn restore(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
         Some(rest) if rest.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS) => rest,
         _ => cell,
+    }
+}
+
+/// What the start of a file shows it to be when it is not UTF-8 text (which never holds a NUL
+/// byte): otherwise each of its rows would fail alone, or worse, read as garbage.
+fn not_text(prefix: &[u8]) -> Option<&'static str> {
+    if prefix.starts_with(b"\xFF\xFE") || prefix.starts_with(b"\xFE\xFF") {
+        Some("UTF-16 text (Excel's \"Unicode Text\")")
+    } else if prefix.starts_with(b"\x1F\x8B") {
+        Some("gzip-compressed")
+    } else if prefix.starts_with(b"PK\x03\x04") {
+        Some("a ZIP archive (an .xlsx or .ods spreadsheet?)")
+    } else if prefix.contains(&0) {
+        Some("binary or UTF-16 (it holds NUL bytes)")
+    } else {
+        None
     }
 }
 

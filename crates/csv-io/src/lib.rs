@@ -35,7 +35,9 @@
 //! - **Delimiter**: `,`, `;` or a tab, detected from the first lines (up to 50): the one whose
 //!   most common cell count (of more than one cell) covers the most lines, then the one giving the
 //!   most cells; on a tie a tab, then `;`, then `,`. When none splits any line: `,`.
-//! - **Text**: a UTF-8 byte order mark is skipped. Lines end with CRLF or LF. Cells holding the
+//! - **Text**: UTF-8; a UTF-8 byte order mark is skipped. A file that is not text (UTF-16, which
+//!   Excel's "Unicode Text" writes, a spreadsheet, a compressed file: any NUL byte in its first
+//!   64 KiB) is refused as a whole, saying what it looks like. Lines end with CRLF or LF. Cells holding the
 //!   delimiter, a quote or a line end are quoted with `"`, a quote inside doubled (`""`). Every
 //!   cell is trimmed of white space; an empty cell is absent. A cell starting with `'` followed by
 //!   `=`, `+`, `-`, `@`, a tab or a carriage return loses the `'` (see the export).

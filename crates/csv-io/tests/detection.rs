@@ -114,6 +114,22 @@ fn a_header_without_an_email_column_is_refused() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_text_is_refused_whole_saying_what_it_is() {
+    let utf16: Vec<u8> = "\u{FEFF}ada@example.com\r\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf16_without_bom: Vec<u8> = "ada@example.com\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    for (file, kind) in [
+        (utf16, "UTF-16"),
+        (utf16_without_bom, "NUL bytes"),
+        (b"\x1F\x8B\x08\x00rest".to_vec(), "gzip"),
+        (b"PK\x03\x04[Content_Types].xml".to_vec(), ".xlsx"),
+    ] {
+        let error = read_rows(file.as_slice()).unwrap_err();
+        assert!(matches!(error, CsvError::NotText(_)), "{error:?}");
+        assert!(error.to_string().contains(kind) && error.to_string().contains("save it as CSV UTF-8"), "{error}");
+    }
+}
+
+#[test]
 fn an_empty_input_has_no_rows() {
     assert_eq!(read(""), (Layout { bom: false, delimiter: Delimiter::Comma, header: None }, vec![]));
     assert_eq!(read("\u{FEFF}\r\n \r\n,,\r\n").1, vec![]);

@@ -62,7 +62,8 @@ pub enum ImportUsersResponse {
     /// `unsupported_media_type`: send `Content-Type: text/csv`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
-    /// `invalid_csv`: the file cannot be read as a whole (a header row without an email column).
+    /// `invalid_csv`: the file cannot be read as a whole (a header row without an email column,
+    /// or not UTF-8 text: UTF-16, a spreadsheet, a compressed file).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
