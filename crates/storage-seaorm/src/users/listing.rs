@@ -144,13 +144,21 @@ async fn search_candidates(
             .await
             .map_err(unexpected);
     }
-    // FTS5's trigram tokenizer turns a quoted phrase into "contains this substring".
+    // FTS5's trigram tokenizer turns a quoted phrase into "contains this substring", but folds
+    // more letters alike than `LIKE` does (final and medial sigma, say): each candidate is
+    // checked as the export and PostgreSQL check it, so that all of them find the same users.
     let phrase = format!("\"{}\"", text.as_str().replace('"', "\"\""));
     let statement = raw(
         DbBackend::Sqlite,
         "SELECT k.user_id AS id FROM user_search s JOIN user_search_keys k ON k.seq = s.rowid
-         WHERE user_search MATCH ? AND k.tenant_id = ? LIMIT ?",
-        [phrase.into(), tenant.as_uuid().into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+         JOIN users u ON u.id = k.user_id
+         WHERE user_search MATCH ? AND k.tenant_id = ? AND u.search_text LIKE ? ESCAPE '\\' LIMIT ?",
+        [
+            phrase.into(),
+            tenant.as_uuid().into(),
+            contains_pattern(text.as_str()).into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     );
     let rows = db.query_all_raw(statement).await.map_err(unexpected)?;
     rows.iter().map(|row| row.try_get::<uuid::Uuid>("", "id").map_err(unexpected)).collect()

@@ -62,6 +62,24 @@ async fn every_search_strategy_finds_the_same_users(db: TestDatabase) {
     }
 }
 
+async fn the_list_and_the_export_find_the_same_users_for_any_letters(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let zeus = add(&db.store, &acme, "zeus@example.com", Role::User).await;
+    let name =
+        ProfileChanges { name: Some(Some(PersonName::parse("ΟΔΟΣ Ζεύς").unwrap())), ..Default::default() };
+    let named = zeus.with_profile(name, now()).unwrap();
+    apply(&db.store, &Actor::system(acme.tenant.id), &zeus, named, AuditAction::UserUpdated).await;
+
+    for text in ["δοσ", "οδος", "ζεύς", "100%", "a_b"] {
+        let (listed, _) = search(&db.store, acme.tenant.id, text).await;
+        let filter = UserFilter { q: Some(SearchText::parse(text).unwrap()), ..UserFilter::default() };
+        let exported = db.store.scan(acme.tenant.id, &filter, None, 100).await.unwrap();
+        let exported: Vec<String> = exported.iter().map(|u| u.email.to_string()).collect();
+        assert_eq!(listed, exported, "{text}");
+    }
+    assert_eq!(search(&db.store, acme.tenant.id, "οδος").await.0, ["zeus@example.com"]);
+}
+
 async fn a_total_beyond_the_cap_is_a_lower_bound(db: TestDatabase) {
     let acme = tenant(&db.store, "acme").await;
     for i in 0..8 {
@@ -145,6 +163,7 @@ async fn totals_by_role_and_status_match_the_users_after_every_kind_of_change(db
 }
 
 on_both_databases!(
+    the_list_and_the_export_find_the_same_users_for_any_letters,
     every_search_strategy_finds_the_same_users,
     a_total_beyond_the_cap_is_a_lower_bound,
     the_search_index_follows_renames_and_purges,

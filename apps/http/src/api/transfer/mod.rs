@@ -233,7 +233,8 @@ impl TransferApi {
     async fn export(
         &self,
         auth: BearerAuth,
-        /// Name or email contains this text, case-insensitively.
+        /// Contains this text (1 to 100 characters once trimmed, else 422 `invalid_search`), in
+        /// any letter case, in the email and name read as one text: `email name`.
         q: Query<Option<String>>,
         /// Has this role.
         role: Query<Option<RoleDto>>,
