@@ -1,6 +1,7 @@
 //! [`Application`]: opens the database, creates the first tenant on an empty one, binds the
 //! listener, and serves until stopped. `main` only calls it.
 
+use crate::api::client::TrustedProxies;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,7 @@ pub struct Application {
     state: AppState,
     bootstrap: Option<CreatedTenant>,
     activity_flush: Duration,
+    trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for Application {
@@ -102,7 +104,8 @@ impl Application {
         let bootstrap =
             state.tenants.bootstrap(settings.bootstrap_tenant.clone(), settings.bootstrap_admin_email.clone()).await?;
         let activity_flush = Duration::from_secs(settings.activity_flush_seconds);
-        Ok(Self { acceptor, address, state, bootstrap, activity_flush })
+        let trusted_proxies = TrustedProxies::new(settings.trusted_proxies.clone());
+        Ok(Self { acceptor, address, state, bootstrap, activity_flush, trusted_proxies })
     }
 
     /// The address actually bound.
@@ -131,7 +134,7 @@ impl Application {
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let routes = crate::api::routes(&self.state);
+        let routes = crate::api::routes(&self.state, self.trusted_proxies);
         let activity = self.state.tokens.activity().clone();
         let flushing = tokio::spawn(flush_activity(activity.clone(), self.activity_flush));
         let served = Server::new_with_acceptor(self.acceptor)

@@ -69,6 +69,13 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_OIDC_ALLOW_PRIVATE_NETWORKS", global = true)]
     pub oidc_allow_private_networks: bool,
 
+    /// Proxies (addresses or networks, comma-separated: `10.0.0.0/8,192.168.1.1`) in front of
+    /// Roster whose `X-Forwarded-For` names the client, so that the attempt limits of the
+    /// public endpoints count each client, not the load balancer. Default: none (the peer of
+    /// the connection is the client).
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Users whose access facts (entitlements) are kept in memory, with as many service
     /// credentials, 0 to 10,000,000 (0: none). A kept value is never served once a write of
     /// any instance may have changed it; about 300 bytes each.
@@ -199,6 +206,7 @@ impl Settings {
             activity_flush_seconds: 10,
             oidc_min_refetch_seconds: 10,
             oidc_allow_private_networks: false,
+            trusted_proxies: Vec::new(),
             access_cache_users: 100_000,
             email: EmailSettings::outbox(std::env::temp_dir().join("roster-outbox")),
         }
@@ -220,6 +228,14 @@ impl Settings {
     pub fn public_url_or(&self, bound: SocketAddr) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
     }
+}
+
+/// A network (`10.0.0.0/8`) or one address (`192.168.1.1`).
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a network such as 10.0.0.0/8"))
 }
 
 /// `url` with any password replaced by `***`.
@@ -256,6 +272,14 @@ impl fmt::Debug for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_are_networks_or_single_addresses() {
+        assert_eq!(parse_network(" 10.0.0.0/8 ").unwrap(), "10.0.0.0/8".parse::<ipnet::IpNet>().unwrap());
+        assert_eq!(parse_network("192.168.1.1").unwrap(), "192.168.1.1/32".parse::<ipnet::IpNet>().unwrap());
+        assert_eq!(parse_network("::1").unwrap(), "::1/128".parse::<ipnet::IpNet>().unwrap());
+        assert!(parse_network("load-balancer").unwrap_err().contains("neither an address nor a network"));
+    }
 
     #[test]
     fn passwords_never_print() {

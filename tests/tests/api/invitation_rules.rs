@@ -7,7 +7,12 @@ use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 use serde_json::json;
 
-use crate::helpers::{id_of, spawn_app, spawn_mailing_app};
+use std::sync::Arc;
+
+use roster_domain::ports::SystemClock;
+use roster_http::Settings;
+
+use crate::helpers::{id_of, spawn_app, spawn_app_with, spawn_mailing_app};
 use crate::invitations::{instant, invitation_metrics, listed};
 
 async fn only_those_allowed_may_invite_and_a_refused_invitation_creates_nothing(db: TestDatabase) {
@@ -73,6 +78,35 @@ async fn the_eleventh_accept_attempt_within_a_minute_is_refused_with_retry_after
     let wait: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     assert_eq!(app.user(&id_of(&user)).await["status"], "invited", "even a valid link waits");
+}
+
+/// `POST /v1/invitations/accept` of a guessed token, as sent through a proxy for `forwarded`.
+async fn guess_from(app: &crate::helpers::TestApp, forwarded: &str) -> u16 {
+    let url = format!("{}/v1/invitations/accept", app.base);
+    let body = json!({ "token": format!("inv_{}", "B".repeat(43)) });
+    let sent = app.client.post(url).header("x-forwarded-for", forwarded).json(&body).send().await.unwrap();
+    sent.status().as_u16()
+}
+
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_attempts(db: TestDatabase) {
+    let trusting =
+        Settings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Settings::for_database(&db.url) };
+    let app = spawn_app_with(&trusting, Arc::new(SystemClock)).await;
+    for attempt in 1..=10 {
+        assert_eq!(guess_from(&app, "198.51.100.1").await, 404, "attempt {attempt}");
+    }
+    assert_eq!(guess_from(&app, "198.51.100.1").await, 429);
+    assert_eq!(guess_from(&app, "198.51.100.2").await, 404, "another client behind the same proxy");
+    // What the client writes itself stands left of what the proxy appends.
+    assert_eq!(guess_from(&app, "198.51.100.2, 198.51.100.1").await, 429);
+}
+
+async fn without_trusted_proxies_a_forwarded_address_changes_nothing(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    for attempt in 1..=10 {
+        assert_eq!(guess_from(&app, &format!("198.51.100.{attempt}")).await, 404, "attempt {attempt}");
+    }
+    assert_eq!(guess_from(&app, "198.51.100.99").await, 429, "every attempt came from 127.0.0.1");
 }
 
 async fn two_concurrent_accepts_of_one_link_make_one_active_user(db: TestDatabase) {
@@ -170,6 +204,8 @@ async fn two_administrators_changing_different_settings_at_once_both_land(db: Te
 }
 
 on_both_databases!(
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_attempts,
+    without_trusted_proxies_a_forwarded_address_changes_nothing,
     two_administrators_changing_different_settings_at_once_both_land,
     only_those_allowed_may_invite_and_a_refused_invitation_creates_nothing,
     a_malformed_and_an_unknown_token_get_the_same_answer_and_a_bad_name_is_refused,

@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod auth;
 pub mod budgets;
+pub mod client;
 pub mod document;
 mod errors;
 mod health;
@@ -139,7 +140,8 @@ fn serve_document(document: poem::web::Data<&Arc<Document>>) -> Response {
 /// The whole HTTP application: API, `/openapi.json`, Swagger UI at `/docs`, and the page that
 /// mailed invitation links open (`/invitations/accept`) and the one mailed sign-in links open
 /// (`/sign-in`), each of which posts the link's token to the API.
-pub fn routes(state: &AppState) -> impl Endpoint + 'static {
+pub fn routes(state: &AppState, trusted_proxies: client::TrustedProxies) -> impl Endpoint + 'static {
+    let trusted = Arc::new(trusted_proxies);
     let api = openapi(state);
     let raw = api.spec();
     let document = Arc::new(Document::from_spec(&raw));
@@ -153,6 +155,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .at("/invitations/accept", get(page(include_str!("accept.html"))))
         .at("/sign-in", get(page(include_str!("sign-in.html"))))
         .data(state.tokens.clone())
+        .around(move |next, req| client::client_address(next, req, Arc::clone(&trusted)))
         .around(middleware::limit_body)
         .around(middleware::errors_as_problems)
         .with(CatchPanic::new().with_handler(|_| problem::Problem::internal(&"handler panicked").into_poem_response()))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use poem::web::RemoteAddr;
+use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -21,6 +21,7 @@ use super::invitations::AcceptLimiter;
 use super::models::parse_email;
 use super::problem::{Problem, answer, from_request_error, problem_responses};
 use super::text::Text;
+use crate::api::client::ClientAddress;
 
 /// The sign-in endpoints.
 #[derive(Debug, Clone)]
@@ -387,11 +388,6 @@ problem_responses!(RevokeSessionsResponse {
     400 => BadRequest, 401 => Unauthorized, 403 => Forbidden, 404 => NotFound, 409 => Conflict,
 });
 
-/// The caller's address, or none when not over TCP.
-fn client(remote: &RemoteAddr) -> Option<std::net::IpAddr> {
-    remote.as_socket_addr().map(|address| address.ip())
-}
-
 fn enrollment_required() -> Problem {
     roster_domain::services::AuthenticateError::EnrollmentRequired.into()
 }
@@ -405,8 +401,8 @@ impl SignInApi {
     /// who has an account. The link opens `{public_url}/sign-in?token=...`, whose page posts the
     /// token to `POST /v1/auth/magic-link/verify`. Invited users accept their invitation instead.
     #[oai(path = "/auth/magic-link", method = "post", operation_id = "requestMagicLink")]
-    async fn request(&self, remote: &RemoteAddr, body: Json<MagicLinkRequest>) -> MagicLinkResponse {
-        if let Some(client) = client(remote)
+    async fn request(&self, client: Data<&ClientAddress>, body: Json<MagicLinkRequest>) -> MagicLinkResponse {
+        if let Some(client) = client.0.0
             && let Err(wait) = self.requests.attempt(client)
         {
             return MagicLinkResponse::TooManyRequests(Json(Problem::too_many_requests(wait)), wait);
@@ -433,8 +429,8 @@ impl SignInApi {
     /// works. A few wrong codes burn the link. A user whose MFA was reset gets a session that may
     /// only enroll an authenticator (`mfa_enrollment_required: true`).
     #[oai(path = "/auth/magic-link/verify", method = "post", operation_id = "verifyMagicLink")]
-    async fn verify(&self, remote: &RemoteAddr, body: Json<VerifyMagicLinkRequest>) -> VerifyResponse {
-        if let Some(client) = client(remote)
+    async fn verify(&self, client: Data<&ClientAddress>, body: Json<VerifyMagicLinkRequest>) -> VerifyResponse {
+        if let Some(client) = client.0.0
             && let Err(wait) = self.verifications.attempt(client)
         {
             return VerifyResponse::TooManyRequests(Json(Problem::too_many_requests(wait)), wait);

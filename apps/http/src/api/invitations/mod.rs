@@ -7,7 +7,7 @@ mod models;
 
 use std::sync::Arc;
 
-use poem::web::RemoteAddr;
+use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -22,6 +22,7 @@ use super::auth::BearerAuth;
 use super::models::UserBody;
 use super::problem::{Problem, answer, from_request_error, problem_responses};
 use super::views::UserViews;
+use crate::api::client::ClientAddress;
 
 /// The invitation endpoints.
 #[derive(Debug, Clone)]
@@ -260,8 +261,8 @@ impl InvitationsApi {
     /// revoked link gets the same `invitation_not_found`; an expired one `invitation_expired`.
     /// Each client address may try 10 times a minute.
     #[oai(path = "/invitations/accept", method = "post", operation_id = "acceptInvitation")]
-    async fn accept(&self, remote: &RemoteAddr, body: Json<AcceptInvitationRequest>) -> AcceptResponse {
-        if let Some(client) = remote.as_socket_addr().map(|address| address.ip())
+    async fn accept(&self, client: Data<&ClientAddress>, body: Json<AcceptInvitationRequest>) -> AcceptResponse {
+        if let Some(client) = client.0.0
             && let Err(wait) = self.limiter.attempt(client)
         {
             return AcceptResponse::TooManyRequests(Json(Problem::too_many_requests(wait)), wait);
