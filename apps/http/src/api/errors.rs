@@ -481,9 +481,13 @@ impl From<RevokeInvitationError> for Problem {
         match error {
             RevokeInvitationError::Forbidden(v) => v.into(),
             RevokeInvitationError::NotFound => user_not_found(),
-            RevokeInvitationError::NotInvited(status) => {
-                not_invited(status, "they have been active; deactivate them instead")
-            }
+            RevokeInvitationError::NotInvited(status) => not_invited(
+                status,
+                match status {
+                    UserStatus::Deactivated => "they cannot sign in already; delete them for good to remove them",
+                    _ => "deactivate them instead",
+                },
+            ),
             RevokeInvitationError::Conflict => concurrent_modification(),
             RevokeInvitationError::Unexpected(e) => e.into(),
         }

@@ -38,7 +38,9 @@ pub enum RowReasonDto {
     /// Skipped: an earlier row of the file has the same email (in any letter case), whether or
     /// not that row could be applied.
     DuplicateInFile,
-    /// Skipped: the tenant has a user with this email (`on_existing=skip`), or the row changes nothing.
+    /// Skipped: the tenant has a user with this email (`on_existing=skip`), or the row changes
+    /// nothing (an import sets the name, phone and role of existing users, never their
+    /// license: a row naming another license says so in `detail`).
     AlreadyExists,
     /// Failed: the phone is not a valid number, or has no country code.
     InvalidPhone,

@@ -421,6 +421,10 @@ impl ImportService {
         }
         if after == *user {
             report.problem(row.line, &row.email, RowReason::AlreadyExists);
+            if parsed.license.is_some_and(|kind| user.license != Some(kind)) {
+                let detail = "an import does not change the license of an existing user; assign it on the user";
+                report.problems.last_mut().expect("just pushed").detail = Some(detail.to_owned());
+            }
             return Ok(());
         }
         if context.options.dry_run {

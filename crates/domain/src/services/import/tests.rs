@@ -577,6 +577,18 @@ async fn an_update_sets_the_rows_name_and_phone_as_a_profile_update() {
 }
 
 #[tokio::test]
+async fn an_update_naming_another_license_says_an_import_does_not_change_licenses() {
+    let before = profiled("old@acme.test", Role::User);
+    let (service, probe) = ports().kinds(&[("Pro", 10)]).known([before.clone()]).build();
+    let rows = vec![Ok(ImportRow { license: Some("pro".into()), ..cells(1, "old@acme.test") })];
+    let report = import(&service, &actor(Role::Administrator), rows, &update_existing()).await;
+    assert_eq!(reasons(&report), [(1, "already_exists")]);
+    let detail = report.problems[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("does not change the license"), "{detail:?}");
+    assert!(probe.updates().is_empty());
+}
+
+#[tokio::test]
 async fn an_update_sets_the_rows_role_as_a_role_change() {
     let before = profiled("old@acme.test", Role::User);
     let (service, probe) = ports().known([before.clone()]).build();
