@@ -26,7 +26,8 @@ impl MigrationTrait for Migration {
             return Err(DbErr::Migration(format!(
                 "pairs of OpenID Connect issuer and audience trusted by more than one tenant: {}, such as \
                  {issuer} with audience {audience}; their tokens could sign in to any of those tenants. Keep each \
-                 pair in one tenant (DELETE FROM tenant_oidc WHERE tenant_id = ...) and migrate again",
+                 pair in one tenant (for each other: DELETE FROM external_identities WHERE tenant_id = ...; \
+                 DELETE FROM tenant_oidc WHERE tenant_id = ...) and migrate again",
                 shared.len()
             )));
         }

@@ -69,10 +69,11 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_OIDC_ALLOW_PRIVATE_NETWORKS", global = true)]
     pub oidc_allow_private_networks: bool,
 
-    /// Proxies (addresses or networks, comma-separated: `10.0.0.0/8,192.168.1.1`) in front of
-    /// Roster whose `X-Forwarded-For` names the client, so that the attempt limits of the
-    /// public endpoints count each client, not the load balancer. Default: none (the peer of
-    /// the connection is the client).
+    /// Proxies (addresses or networks, comma-separated: `10.0.3.7,10.0.3.8`) in front of Roster
+    /// whose `X-Forwarded-For` names the client, so that the attempt limits of the public
+    /// endpoints count each client, not the load balancer. A network listed must hold nothing
+    /// but proxies (any host in it could write the header). Default: none (the peer of the
+    /// connection is the client).
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 

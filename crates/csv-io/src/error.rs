@@ -15,7 +15,8 @@ pub enum CsvError {
     /// The file has a header row, and none of its columns is an email column.
     #[error("the header row has no email column")]
     NoEmailColumn,
-    /// The file is not text in UTF-8 (or ASCII): UTF-16, a spreadsheet, a compressed file.
+    /// The file is not text: UTF-16, a spreadsheet, a compressed file (a byte order mark, a
+    /// signature or NUL bytes in its first 64 KiB say so).
     #[error("the file is {0}, not CSV text; save it as CSV UTF-8")]
     NotText(&'static str),
     /// A cell of the row is not UTF-8 text.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 
+use roster_domain::Phone;
 use roster_domain::import::ImportRow;
 use roster_domain::services::import::RowRead;
 
@@ -195,14 +196,18 @@ fn named_row(line: u64, header: &Header, mut cells: Vec<String>) -> ImportRow {
     }
 }
 
-/// A row of the header-less format: email; then country code and phone, or one of them.
+/// A row of the header-less format: email; then country code and phone, or one of them. A
+/// second cell alone is the phone unless it is a country code (`33`, `+33`, `FR`): a number
+/// cut short (`12345`) must fail as a phone, not vanish as a country.
 fn positional_row(line: u64, cells: Vec<String>) -> ImportRow {
     let mut cells = cells.into_iter().map(present);
     let email = cells.next().flatten().unwrap_or_default();
     let second = cells.next().flatten();
     let (country_code, phone) = match cells.next() {
         Some(third) => (second, third),
-        None if second.as_deref().is_some_and(looks_like_phone) => (None, second),
+        None if second.as_deref().is_some_and(|cell| looks_like_phone(cell) || Phone::check_country(cell).is_err()) => {
+            (None, second)
+        }
         None => (second, None),
     };
     ImportRow { line, email, country_code, phone, ..ImportRow::default() }

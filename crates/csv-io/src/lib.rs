@@ -21,8 +21,9 @@
 //! - **Columns, without a header** (the usual format): the email; then, optionally, the country
 //!   code and the phone. With three cells or more, the second is the country code and the third
 //!   the phone; with two, the second is the phone when it has at least 6 digits, else the country
-//!   code (`33`, `+33`, `FR`), which must then be one (a cut number such as `12345` fails the
-//!   row as `invalid_phone`). Further cells are ignored.
+//!   code (`33`, `+33`, `FR`) when it is one (a cut number such as `12345` is a phone, and fails
+//!   the row as `invalid_phone`). Further cells are ignored. (A header's country column is
+//!   free: a country there without a phone stores nothing.)
 //! - **Header row** (optional): when the first row has no `@` in any cell and one of its cells
 //!   is a column title below, it is a header, and columns are taken by title, in any order. Titles
 //!   are compared in any letter case, with `_` or `-` as a space:
@@ -36,8 +37,9 @@
 //!   most common cell count (of more than one cell) covers the most lines, then the one giving the
 //!   most cells; on a tie a tab, then `;`, then `,`. When none splits any line: `,`.
 //! - **Text**: UTF-8; a UTF-8 byte order mark is skipped. A file that is not text (UTF-16, which
-//!   Excel's "Unicode Text" writes, a spreadsheet, a compressed file: any NUL byte in its first
-//!   64 KiB) is refused as a whole, saying what it looks like. Lines end with CRLF or LF. Cells holding the
+//!   Excel's "Unicode Text" writes, a spreadsheet, a compressed file: a UTF-16 byte order mark,
+//!   a gzip or ZIP signature, or any NUL byte in its first 64 KiB) is refused as a whole, saying
+//!   what it looks like; a row that is text but not UTF-8 (Latin-1) fails alone. Lines end with CRLF or LF. Cells holding the
 //!   delimiter, a quote or a line end are quoted with `"`, a quote inside doubled (`""`). Every
 //!   cell is trimmed of white space; an empty cell is absent. A cell starting with `'` followed by
 //!   `=`, `+`, `-`, `@`, a tab or a carriage return loses the `'` (see the export).

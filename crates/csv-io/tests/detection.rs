@@ -103,7 +103,7 @@ fn header_synonyms_for_phone_and_country_are_recognised() {
 fn a_first_row_with_an_email_is_data_even_when_a_cell_is_a_column_name() {
     let (layout, rows) = read("ada@example.com,phone\n");
     assert_eq!(layout.header, None);
-    assert_eq!(rows, [ImportRow { country_code: Some("phone".into()), ..row(1, "ada@example.com") }]);
+    assert_eq!(rows, [ImportRow { phone: Some("phone".into()), ..row(1, "ada@example.com") }]);
 }
 
 #[test]

@@ -32,6 +32,21 @@ fn a_second_cell_alone_is_a_phone_with_six_digits_or_more_else_a_country_code() 
 }
 
 #[test]
+fn a_short_second_cell_alone_that_is_no_country_code_is_a_phone_cut_short() {
+    let rows = rows("a@example.com,12345\nb@example.com,+44 20\nc@example.com,ZZ\n");
+    for (index, cell) in ["12345", "+44 20", "ZZ"].into_iter().enumerate() {
+        let line = u64::try_from(index).unwrap() + 1;
+        assert_eq!(rows[index], ImportRow { phone: Some(cell.into()), ..row(line, &rows[index].email) });
+    }
+}
+
+#[test]
+fn a_header_country_column_without_a_phone_is_kept_as_written() {
+    let rows = rows("email,country\na@example.com,France\n");
+    assert_eq!(rows[0], ImportRow { country_code: Some("France".into()), ..row(2, "a@example.com") });
+}
+
+#[test]
 fn three_cells_are_email_country_code_and_phone_and_more_are_ignored() {
     let rows = rows("a@example.com,+33,612345678\nb@example.com,,0612345678,extra,cells\nc@example.com,FR,\n");
     assert_eq!(

@@ -242,7 +242,12 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let [first, second, ..] = ip.segments();
-    !(ip.is_loopback()
+    // 6to4 (2002::/16) and Teredo (2001::/32) carry IPv4 addresses; site-local (fec0::/10) is
+    // private, if deprecated.
+    let carries_ipv4 = first == 0x2002 || (first == 0x2001 && second == 0);
+    !(carries_ipv4
+        || (first & 0xffc0) == 0xfec0
+        || ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || ip.is_unique_local()
@@ -315,6 +320,9 @@ mod tests {
             "64:ff9b::a00:1",
             "2001:db8::1",
             "ff02::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378::1",
+            "fec0::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

@@ -28,16 +28,19 @@ impl TrustedProxies {
     /// values, in order): the nearest address before the trusted proxies, each of which
     /// appended the address it received the request from. An address a client wrote itself
     /// stands left of those and is never taken while a proxy's own is there.
+    /// Addresses are compared in their canonical form (an IPv4 peer of a dual-stack listener,
+    /// `::ffff:10.0.0.1`, is `10.0.0.1`); a hop may carry a port (`10.0.0.1:443`,
+    /// `[2001:db8::1]:443`).
     #[must_use]
     pub fn client(&self, peer: Option<IpAddr>, forwarded_for: &[&str]) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = peer?.to_canonical();
         if !self.trust(peer) {
             return Some(peer);
         }
         let mut client = peer;
         let hops = forwarded_for.iter().flat_map(|value| value.split(',')).map(str::trim).rev();
         for hop in hops {
-            let Ok(address) = hop.parse::<IpAddr>() else { break };
+            let Some(address) = hop_address(hop) else { break };
             client = address;
             if !self.trust(address) {
                 break;
@@ -45,6 +48,12 @@ impl TrustedProxies {
         }
         Some(client)
     }
+}
+
+/// The address of one `X-Forwarded-For` hop, with or without a port, canonical.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let address = hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))?;
+    Some(address.to_canonical())
 }
 
 /// The client's address as [`TrustedProxies::client`] sees it, in every request's data.
@@ -95,5 +104,14 @@ mod tests {
         assert_eq!(proxies.client(ip("10.0.0.1"), &["garbage, 10.0.0.5"]), ip("10.0.0.5"));
         assert_eq!(proxies.client(ip("10.0.0.1"), &["2001:db8::1"]), ip("2001:db8::1"));
         assert_eq!(proxies.client(None, &["198.51.100.7"]), None);
+    }
+
+    #[test]
+    fn a_dual_stack_peer_and_hops_with_ports_are_read_canonically() {
+        let proxies = trusting(&["10.0.0.1/32", "10.0.0.2/32"]);
+        assert_eq!(proxies.client(ip("::ffff:10.0.0.1"), &["198.51.100.7"]), ip("198.51.100.7"));
+        assert_eq!(proxies.client(ip("10.0.0.1"), &["198.51.100.7:5678, 10.0.0.2:443"]), ip("198.51.100.7"));
+        assert_eq!(proxies.client(ip("10.0.0.1"), &["[2001:db8::1]:443"]), ip("2001:db8::1"));
+        assert_eq!(proxies.client(ip("10.0.0.1"), &["::ffff:198.51.100.7"]), ip("198.51.100.7"));
     }
 }

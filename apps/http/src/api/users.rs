@@ -330,8 +330,9 @@ impl UsersApi {
     async fn list(
         &self,
         auth: BearerAuth,
-        /// Contains this text (1 to 100 characters once trimmed, else 422 `invalid_search`), in
-        /// any letter case, in the email and name read as one text: `email name`.
+        /// Contains this text (at most 100 characters once trimmed, else 422 `invalid_search`;
+        /// blank: no filter), in any letter case, in the email and name read as one text:
+        /// `email name`.
         q: Query<Option<String>>,
         /// Has this role.
         role: Query<Option<RoleDto>>,

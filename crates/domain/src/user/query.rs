@@ -114,7 +114,12 @@ impl UserCursor {
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
         let plain = String::from_utf8(bytes).map_err(|_| CursorError)?;
         let (tag, rest) = plain.split_once('|').ok_or(CursorError)?;
-        let field = tag.strip_suffix(direction_tag(sort.direction)).ok_or(CursorError)?;
+        // Cursors issued before they named their direction (`c|`, `e|`) still page, so that a
+        // client paging through an upgrade, or across instances of two versions, goes on.
+        let field = match tag {
+            "c" | "e" => tag,
+            _ => tag.strip_suffix(direction_tag(sort.direction)).ok_or(CursorError)?,
+        };
         let cursor = match (field, rest) {
             ("c", rest) => {
                 let (micros, id) = rest.split_once('|').ok_or(CursorError)?;
@@ -178,6 +183,8 @@ mod tests {
         let descending = UserSort { direction: SortDirection::Desc, ..ascending };
         assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Asc), descending), Err(CursorError));
         assert_eq!(UserCursor::decode(&cursor.encode(SortDirection::Desc), ascending), Err(CursorError));
+        let before_directions = URL_SAFE_NO_PAD.encode("e|a@example.com");
+        assert_eq!(UserCursor::decode(&before_directions, ascending), Ok(cursor));
     }
 
     #[test]

@@ -68,6 +68,10 @@ impl FromStr for Email {
     }
 }
 
+/// The longest phone number text read (with its spaces and punctuation); E.164 numbers have at
+/// most 15 digits.
+pub const PHONE_MAX_CHARS: usize = 40;
+
 /// A phone number in E.164 form (`+33612345678`), validated against libphonenumber's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
@@ -91,6 +95,12 @@ impl Phone {
     /// [`PhoneError`] says what is wrong.
     pub fn parse(input: &str) -> Result<Self, PhoneError> {
         let trimmed = input.trim();
+        if trimmed.chars().count() > PHONE_MAX_CHARS {
+            return Err(PhoneError::Invalid(format!(
+                "{}...",
+                trimmed.chars().take(PHONE_MAX_CHARS).collect::<String>()
+            )));
+        }
         if !trimmed.starts_with('+') {
             return Err(PhoneError::MissingCountryCode(trimmed.to_owned()));
         }
@@ -107,7 +117,7 @@ impl Phone {
     /// country, or a number libphonenumber refuses.
     pub fn parse_with_country(country: Option<&str>, number: &str) -> Result<Self, PhoneError> {
         let number = number.trim();
-        if number.starts_with('+') {
+        if number.starts_with('+') || number.chars().count() > PHONE_MAX_CHARS {
             return Self::parse(number);
         }
         let country = country.map(str::trim).filter(|c| !c.is_empty());
@@ -338,6 +348,14 @@ mod tests {
         assert!(matches!(Phone::parse("06 12 34 56 78"), Err(PhoneError::MissingCountryCode(_))));
         assert!(matches!(Phone::parse("+33 12"), Err(PhoneError::Invalid(_))));
         assert!(matches!(Phone::parse("+abc"), Err(PhoneError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_phone_text_longer_than_any_number_is_refused_without_echoing_it_whole() {
+        let long = format!("+33 6 12 34 56 78{}", " 9".repeat(5000));
+        let Err(PhoneError::Invalid(echo)) = Phone::parse(&long) else { panic!("refused") };
+        assert!(echo.len() < 50, "{echo}");
+        assert!(Phone::parse_with_country(Some("FR"), &"0".repeat(41)).is_err());
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub enum ImportUsersResponse {
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
     /// `invalid_csv`: the file cannot be read as a whole (a header row without an email column,
-    /// or not UTF-8 text: UTF-16, a spreadsheet, a compressed file).
+    /// or not text: UTF-16, a spreadsheet, a compressed file).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -233,8 +233,9 @@ impl TransferApi {
     async fn export(
         &self,
         auth: BearerAuth,
-        /// Contains this text (1 to 100 characters once trimmed, else 422 `invalid_search`), in
-        /// any letter case, in the email and name read as one text: `email name`.
+        /// Contains this text (at most 100 characters once trimmed, else 422 `invalid_search`;
+        /// blank: no filter), in any letter case, in the email and name read as one text:
+        /// `email name`.
         q: Query<Option<String>>,
         /// Has this role.
         role: Query<Option<RoleDto>>,

@@ -36,13 +36,12 @@ pub(super) fn parse_row(
 ) -> Result<Parsed, RowReason> {
     let email = Email::parse(&row.email).map_err(|_| RowReason::InvalidEmail)?;
     let name = row.name.as_deref().map(PersonName::parse).transpose().map_err(|_| RowReason::InvalidName)?;
-    let phone = match (row.phone.as_deref(), row.country_code.as_deref()) {
-        (Some(number), country) => Some(Phone::parse_with_country(country, number)),
-        // A country alone stores nothing, but one that is none is a typo (or a cut number).
-        (None, Some(country)) => Phone::check_country(country).err().map(Err),
-        (None, None) => None,
-    };
-    let phone = phone.transpose().map_err(|_| RowReason::InvalidPhone)?;
+    let phone = row
+        .phone
+        .as_deref()
+        .map(|number| Phone::parse_with_country(row.country_code.as_deref(), number))
+        .transpose()
+        .map_err(|_| RowReason::InvalidPhone)?;
     let explicit_role = row
         .role
         .as_deref()

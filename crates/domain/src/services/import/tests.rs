@@ -419,21 +419,6 @@ async fn a_national_phone_without_a_country_is_an_invalid_phone() {
 }
 
 #[tokio::test]
-async fn a_country_without_a_phone_must_be_a_country() {
-    let (service, probe) = ports().build();
-    let rows: Vec<RowRead> = ["FI", "+33", "12345", "+44 20", "ZZ"]
-        .into_iter()
-        .zip(1..)
-        .map(|(country, line)| {
-            Ok(ImportRow { country_code: Some(country.into()), ..cells(line, &format!("u{line}@acme.test")) })
-        })
-        .collect();
-    let report = import(&service, &actor(Role::Administrator), rows, &ImportOptions::default()).await;
-    assert_eq!(reasons(&report), [(3, "invalid_phone"), (4, "invalid_phone"), (5, "invalid_phone")]);
-    assert_eq!(probe.stored_emails(), ["u1@acme.test", "u2@acme.test"]);
-}
-
-#[tokio::test]
 async fn an_unreadable_row_is_reported_with_its_detail_and_counted_as_read_and_failed() {
     let (service, probe) = ports().build();
     let rows = vec![row(2, "a@acme.test"), Err((3, "too many cells".into()))];
