@@ -67,6 +67,9 @@ pub enum AuditAction {
     SessionsRevoked,
     /// A user ended one of their sessions (signed out there).
     UserSignedOut,
+    /// A user's subject at the tenant's OpenID Connect issuer was linked to them (at their
+    /// first sign-in with it).
+    IdentityLinked,
     /// The OpenID Connect issuer a tenant trusts was set, changed or removed.
     TenantOidcChanged,
 }
@@ -100,6 +103,7 @@ impl AuditAction {
         Self::SessionsRevoked,
         Self::TenantOidcChanged,
         Self::UserSignedOut,
+        Self::IdentityLinked,
     ];
 
     /// The stable dotted name used in storage and the API.
@@ -132,6 +136,7 @@ impl AuditAction {
             Self::SessionsRevoked => "user.sessions_revoked",
             Self::TenantOidcChanged => "tenant.oidc_changed",
             Self::UserSignedOut => "user.signed_out",
+            Self::IdentityLinked => "user.identity_linked",
         }
     }
 }

@@ -471,7 +471,7 @@ impl OidcRepository for Store {
         Ok(row.map(|row| row.try_get::<uuid::Uuid>("", "user_id")).transpose().map_err(unexpected)?.map(Into::into))
     }
 
-    async fn link(&self, link: &ExternalLink) -> Result<(), StoreError> {
+    async fn link(&self, link: &ExternalLink, audit: &AuditEvent) -> Result<(), StoreError> {
         let sql = "INSERT INTO external_identities (tenant_id, issuer, subject, user_id, created_at) \
                    VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, issuer, subject) DO NOTHING";
         let values: Vec<Value> = vec![
@@ -481,7 +481,11 @@ impl OidcRepository for Store {
             link.user.as_uuid().into(),
             link.linked_at.into(),
         ];
-        self.db.execute_raw(raw(self.backend(), sql, values)).await.map_err(unexpected)?;
-        Ok(())
+        let txn = self.begin_write().await.map_err(unexpected)?;
+        let inserted = txn.execute_raw(raw(self.backend(), sql, values)).await.map_err(unexpected)?;
+        if inserted.rows_affected() == 1 {
+            insert_event(&txn, audit).await?;
+        }
+        txn.commit().await.map_err(unexpected)
     }
 }

@@ -187,8 +187,11 @@ async fn just_in_time_an_unknown_person_becomes_an_active_user_without_a_license
     assert!(user["license"].is_null(), "no license: {user}");
     let trail = app.get(&format!("/v1/audit?target={id}"), &app.admin_token).await.expect(200).clone();
     let events = trail["items"].as_array().unwrap();
-    assert_eq!(events.len(), 1, "{trail}");
-    assert_eq!([&events[0]["action"], &events[0]["actor"]["type"]], ["user.created", "system"], "{trail}");
+    assert_eq!(events.len(), 2, "{trail}");
+    assert_eq!([&events[1]["action"], &events[1]["actor"]["type"]], ["user.created", "system"], "{trail}");
+    let linked = &events[0];
+    assert_eq!([&linked["action"], &linked["actor"]["id"]], [&json!("user.identity_linked"), &json!(id)], "{trail}");
+    assert_eq!(linked["after"], json!({ "issuer": app.issuer.issuer(), "subject": "sub-nina" }), "{trail}");
     acts_as(&app, &token, &id).await;
     app.get("/v1/users", &token).await.expect_problem(403, "forbidden");
     assert_eq!(app.get("/v1/users", &app.admin_token).await.expect(200)["items"].as_array().unwrap().len(), 2);

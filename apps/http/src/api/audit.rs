@@ -75,6 +75,8 @@ pub enum ActionDto {
     TenantOidcChanged,
     #[oai(rename = "user.signed_out")]
     UserSignedOut,
+    #[oai(rename = "user.identity_linked")]
+    IdentityLinked,
 }
 
 /// Both directions, so that a new domain action fails to compile until it is listed here.
@@ -121,6 +123,7 @@ actions!(
     SessionsRevoked,
     TenantOidcChanged,
     UserSignedOut,
+    IdentityLinked,
 );
 
 /// Who acted.

@@ -183,9 +183,10 @@ pub trait OidcRepository: Send + Sync {
     /// [`StoreError::Unexpected`] only.
     async fn linked_user(&self, tenant: TenantId, issuer: &str, subject: &str) -> Result<Option<UserId>, StoreError>;
 
-    /// Stores `link` (a link for the same subject already there is kept).
+    /// Stores `link` and records `audit`, in one transaction; a link for the same subject
+    /// already there is kept, and nothing is recorded then.
     ///
     /// # Errors
     /// [`StoreError::Unexpected`] only.
-    async fn link(&self, link: &ExternalLink) -> Result<(), StoreError>;
+    async fn link(&self, link: &ExternalLink, audit: &AuditEvent) -> Result<(), StoreError>;
 }

@@ -146,7 +146,8 @@ impl Ports {
         self
     }
 
-    /// Expects the subject to be linked to `user`, once.
+    /// Expects the subject to be linked to `user`, once, with its audit event (the user acting,
+    /// about themselves, naming the issuer and subject).
     fn expect_link(mut self, user: UserId) -> Self {
         let expected = ExternalLink {
             tenant: tenant_a(),
@@ -155,7 +156,19 @@ impl Ports {
             user,
             linked_at: now(),
         };
-        self.oidc.expect_link().withf(move |link| *link == expected).times(1).returning(|_| Ok(()));
+        self.oidc
+            .expect_link()
+            .withf(move |link, audit| {
+                *link == expected
+                    && audit.action == AuditAction::IdentityLinked
+                    && matches!(audit.actor, AuditActor::User { id, .. } if id == user)
+                    && audit.target.kind == TargetKind::User
+                    && audit.target.id == uuid::Uuid::from(user)
+                    && audit.occurred_at == now()
+                    && audit.after == Some(json!({ "issuer": ISSUER, "subject": SUBJECT }))
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
         self
     }
 
@@ -368,9 +381,9 @@ async fn an_unknown_person_is_created_just_in_time_as_an_active_user_and_linked(
     ports
         .oidc
         .expect_link()
-        .withf(|link| link.tenant == tenant_a() && link.subject == SUBJECT)
+        .withf(|link, _| link.tenant == tenant_a() && link.subject == SUBJECT)
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     ports.sessions.expect_sessions_revoked_at().times(1).returning(|_, _| Ok(None));
     let actor = ports.service().authenticate(JWT).await.unwrap();
     let created = created.lock().unwrap().take().unwrap();

@@ -270,7 +270,16 @@ impl TokenService {
                 user: user.id,
                 linked_at: self.clock.now(),
             };
-            self.oidc.link(&link).await?;
+            let actor = Actor::user(tenant, user.id, user.email.clone(), user.role);
+            let target = crate::AuditTarget {
+                kind: crate::TargetKind::User,
+                id: user.id.into(),
+                label: Some(user.email.to_string()),
+            };
+            let mut audit =
+                crate::AuditEvent::about(&actor, crate::AuditAction::IdentityLinked, target, link.linked_at);
+            audit.after = Some(serde_json::json!({ "issuer": link.issuer.as_str(), "subject": link.subject }));
+            self.oidc.link(&link, &audit).await?;
         }
         Ok(Actor::user(tenant, user.id, user.email, user.role))
     }

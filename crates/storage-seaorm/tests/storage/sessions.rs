@@ -582,8 +582,8 @@ async fn set_trust(
     db.store.set_oidc_settings(id, settings, acting(actor), &audit).await.map(|()| audit)
 }
 
-/// Links `subject` of `issuer` to `user`, now.
-async fn link_subject(db: &TestDatabase, issuer: &str, subject: &str, user: &User) {
+/// Links `subject` of `issuer` to `user`, now; returns the audit event offered with it.
+async fn link_subject(db: &TestDatabase, issuer: &str, subject: &str, user: &User) -> AuditEvent {
     let link = ExternalLink {
         tenant: user.tenant,
         issuer: IssuerUrl::parse(issuer).unwrap(),
@@ -591,7 +591,9 @@ async fn link_subject(db: &TestDatabase, issuer: &str, subject: &str, user: &Use
         user: user.id,
         linked_at: now(),
     };
-    db.store.link(&link).await.expect("subject linked");
+    let audit = about(&actor_of(user), AuditAction::IdentityLinked, user);
+    db.store.link(&link, &audit).await.expect("subject linked");
+    audit
 }
 
 /// The user `subject` of `issuer` is linked to in `tenant`.
@@ -698,6 +700,17 @@ async fn a_subject_stays_linked_to_its_first_user(db: TestDatabase) {
     assert_eq!(linked(&db, globex.tenant.id, ENTRA, "s-1").await, Some(zed.id));
     assert_eq!(linked(&db, acme.tenant.id, KEYCLOAK, "s-1").await, Some(bob.id));
     assert_eq!(linked(&db, acme.tenant.id, ENTRA, "s-2").await, None);
+}
+
+async fn a_link_is_audited_when_made_and_not_when_one_is_kept(db: TestDatabase) {
+    let acme = tenant(&db.store, "acme").await;
+    let ada = add(&db.store, &acme, "ada@example.com", Role::User).await;
+    let bob = add(&db.store, &acme, "bob@example.com", Role::User).await;
+
+    let made = link_subject(&db, ENTRA, "s-1", &ada).await;
+    link_subject(&db, ENTRA, "s-1", &bob).await;
+
+    assert_eq!(events(&db.store, acme.tenant.id, AuditAction::IdentityLinked).await, vec![made]);
 }
 
 async fn changing_the_issuer_forgets_the_links_made_with_the_old_one(db: TestDatabase) {
@@ -825,6 +838,7 @@ on_both_databases!(
     every_tenant_trusting_an_issuer_is_found_by_it,
     an_issuer_and_audience_are_trusted_by_one_tenant_at_most,
     a_subject_stays_linked_to_its_first_user,
+    a_link_is_audited_when_made_and_not_when_one_is_kept,
     changing_the_issuer_forgets_the_links_made_with_the_old_one,
     an_oidc_change_by_an_actor_no_longer_administrator_is_actor_changed_and_changes_nothing,
     purging_a_user_removes_their_sessions_links_and_security,
