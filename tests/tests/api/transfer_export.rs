@@ -209,7 +209,25 @@ async fn the_export_is_valid_rfc_4180_text_with_crlf_line_ends(db: TestDatabase)
     assert_eq!(records[2][1], "Ann \"Annie\" Smith, Jr.");
 }
 
+async fn an_export_for_excel_starts_with_a_byte_order_mark_and_imports_as_is(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let zoe = json!({ "email": "zoe@example.com", "name": "Zoë 李小龍" });
+    app.post("/v1/users", &app.admin_token, zoe).await.expect(201);
+
+    let plain = app.export_text("").await;
+    let for_excel = app.export_text("bom=true").await;
+
+    assert!(!plain.starts_with('\u{feff}'), "none by default");
+    assert_eq!(for_excel.strip_prefix('\u{feff}'), Some(plain.as_str()));
+    let beta = app.another_tenant("beta", "root@beta.example").await;
+    let report = beta.import_as(&beta.admin_token, "", for_excel.into_bytes()).await.expect(200).clone();
+    assert_eq!([&report["format"]["bom"], &report["created"]], [&json!(true), &json!(2)], "{report}");
+    let names: Vec<String> = beta.export_rows("").await.into_iter().map(|row| row["name"].clone()).collect();
+    assert!(names.contains(&"Zoë 李小龍".to_owned()), "{names:?}");
+}
+
 on_both_databases!(
+    an_export_for_excel_starts_with_a_byte_order_mark_and_imports_as_is,
     the_export_is_a_csv_attachment_with_every_column_of_each_user,
     only_administrators_and_collaborators_export,
     the_export_filters_users_as_the_user_list_does,

@@ -85,6 +85,10 @@ pub enum UsersCommand {
         /// Is invited with a link that still works (`pending`) or not (`expired`).
         #[arg(long, value_enum)]
         invitation: Option<InvitationArg>,
+        /// Start the file with a UTF-8 byte order mark, which Excel needs to read non-ASCII
+        /// names right (Roster's import skips it).
+        #[arg(long)]
+        bom: bool,
     },
 }
 
@@ -156,6 +160,7 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> Result<(), CliEr
             license,
             licensed,
             invitation,
+            bom,
         } => {
             let state = cli_state(settings).await?;
             let actor = system_actor(&state, &tenant).await?;
@@ -194,7 +199,7 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> Result<(), CliEr
             let mut out = BufWriter::new(out);
             let bar = ProgressBar::new_spinner().with_style(style("{spinner} {elapsed} {bytes} written"));
             let mut chunks = std::pin::pin!(
-                export_file(state.users.clone(), UserViews::of(&state), actor, filter)
+                export_file(state.users.clone(), UserViews::of(&state), actor, filter, bom)
                     .await
                     .map_err(CliError::Problem)?
             );

@@ -133,15 +133,21 @@ impl ExportPages {
 ///
 /// # Errors
 /// The actor may not list users, or reading the first page failed.
+/// What Excel looks for to read a CSV file as UTF-8 (without it, it reads the local code page
+/// and garbles every name outside ASCII); Roster's import skips it.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 pub(crate) async fn export_file(
     users: UserService,
     views: UserViews,
     actor: Actor,
     filter: UserFilter,
+    byte_order_mark: bool,
 ) -> Result<impl Stream<Item = Result<Vec<u8>, Problem>> + Send + 'static, Problem> {
     let (first, next) = users.export_page(&actor, &filter, None).await?;
     let mut pages = ExportPages { users, views, actor, filter, writer: ExportWriter::new() };
-    let mut head = pages.writer.header();
+    let mut head = if byte_order_mark { UTF8_BOM.to_vec() } else { Vec::new() };
+    head.extend_from_slice(&pages.writer.header());
     head.extend_from_slice(&pages.render(first).await?);
     let rest = futures::stream::try_unfold((pages, next), |(mut pages, next)| async move {
         let Some(after) = next else { return Ok(None) };
@@ -253,6 +259,9 @@ impl TransferApi {
         licensed: Query<Option<bool>>,
         /// Is invited, with a link that still works (`pending`) or not (`expired`).
         invitation: Query<Option<InvitationStateDto>>,
+        /// Start the file with a UTF-8 byte order mark, which Excel needs to read non-ASCII
+        /// names right (Roster's import skips it). Default false.
+        bom: Query<Option<bool>>,
     ) -> ExportUsersResponse {
         answer(
             async {
@@ -268,7 +277,8 @@ impl TransferApi {
                     licensed.0,
                     invitation.0.map(|state| InvitationFilter { state: state.into(), at: now }),
                 )?;
-                let file = export_file(self.users.clone(), self.views.clone(), auth.0, filter).await?;
+                let bom = bom.0.unwrap_or(false);
+                let file = export_file(self.users.clone(), self.views.clone(), auth.0, filter, bom).await?;
                 // A failure midway cuts the transfer off (the problem is logged where it arose).
                 let body = file.map(|chunk| chunk.map_err(|problem| std::io::Error::other(problem.code)));
                 let disposition = format!("attachment; filename=\"users-{}.csv\"", now.format("%Y-%m-%d"));
