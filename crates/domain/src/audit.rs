@@ -225,6 +225,14 @@ pub struct AuditTarget {
     pub label: Option<String>,
 }
 
+impl AuditTarget {
+    /// The user `id`, labelled with their `email`.
+    #[must_use]
+    pub fn user(id: UserId, email: &crate::Email) -> Self {
+        Self { kind: TargetKind::User, id: id.into(), label: Some(email.to_string()) }
+    }
+}
+
 /// One recorded state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
@@ -303,7 +311,7 @@ impl AuditEvent {
     }
 
     fn user_target(user: &User) -> AuditTarget {
-        AuditTarget { kind: TargetKind::User, id: user.id.into(), label: Some(user.email.to_string()) }
+        AuditTarget::user(user.id, &user.email)
     }
 
     /// `user` was created (or invited, imported, ...).

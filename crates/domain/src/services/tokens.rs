@@ -271,11 +271,7 @@ impl TokenService {
                 linked_at: self.clock.now(),
             };
             let actor = Actor::user(tenant, user.id, user.email.clone(), user.role);
-            let target = crate::AuditTarget {
-                kind: crate::TargetKind::User,
-                id: user.id.into(),
-                label: Some(user.email.to_string()),
-            };
+            let target = crate::AuditTarget::user(user.id, &user.email);
             let mut audit =
                 crate::AuditEvent::about(&actor, crate::AuditAction::IdentityLinked, target, link.linked_at);
             audit.after = Some(serde_json::json!({ "issuer": link.issuer.as_str(), "subject": link.subject }));

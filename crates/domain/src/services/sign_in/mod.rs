@@ -226,14 +226,11 @@ impl SignInService {
     /// # Errors
     /// [`CredentialsError::NotFound`] when they have no such session.
     pub async fn end_my_session(&self, actor: &Actor, id: SessionId) -> Result<(), CredentialsError> {
-        let crate::ActorIdentity::User { id: user, email } = &actor.identity else {
-            return Err(CredentialsError::NotAPerson);
-        };
-        let target =
-            crate::AuditTarget { kind: crate::TargetKind::User, id: (*user).into(), label: Some(email.to_string()) };
+        let (user, email) = person(actor).ok_or(CredentialsError::NotAPerson)?;
+        let target = crate::AuditTarget::user(user, email);
         let mut audit = AuditEvent::about(actor, AuditAction::UserSignedOut, target, self.clock.now());
         audit.before = Some(serde_json::json!({ "session": id.to_string() }));
-        Ok(self.sessions.end_session(actor.tenant, *user, id, &audit).await?)
+        Ok(self.sessions.end_session(actor.tenant, user, id, &audit).await?)
     }
 
     /// Ends every session of `target` and refuses the identity-provider tokens issued to them
@@ -297,9 +294,7 @@ impl SignInService {
         let secret = mfa.secret.ok_or(EnrollError::NotPending)?;
         let now = self.clock.now();
         let step = secret.verify(code, now, mfa.last_step).ok_or(EnrollError::InvalidCode)?;
-        let target =
-            crate::AuditTarget { kind: crate::TargetKind::User, id: user.into(), label: Some(email.to_string()) };
-        let audit = AuditEvent::about(actor, AuditAction::MfaEnrolled, target, now);
+        let audit = AuditEvent::about(actor, AuditAction::MfaEnrolled, crate::AuditTarget::user(user, email), now);
         match self.sessions.confirm_enrollment(actor.tenant, user, &secret, step, session, now, &audit).await {
             Ok(()) => Ok(()),
             Err(StoreError::Stale) => Err(EnrollError::NotPending),
@@ -317,9 +312,7 @@ fn person(actor: &Actor) -> Option<(UserId, &Email)> {
 }
 
 fn user_event(actor: &Actor, action: AuditAction, user: &User, now: Timestamp) -> AuditEvent {
-    let target =
-        crate::AuditTarget { kind: crate::TargetKind::User, id: user.id.into(), label: Some(user.email.to_string()) };
-    AuditEvent::about(actor, action, target, now)
+    AuditEvent::about(actor, action, crate::AuditTarget::user(user.id, &user.email), now)
 }
 
 fn signed_in(user: &User, session: &Session, now: Timestamp) -> AuditEvent {
