@@ -312,6 +312,12 @@ fn export_writes_the_same_file_to_stdout_or_a_file_and_filters_by_role_and_statu
     let written = std::fs::read(dir.path().join("users.csv")).unwrap();
     assert_eq!(text(&written), text(&export_bytes(dir.path(), None, &[])));
     assert_eq!(text(&written).matches("\r\n").count(), 6, "the header and 5 users");
+    let for_excel = export_bytes(dir.path(), None, &["--bom"]);
+    assert_eq!(
+        for_excel.strip_prefix(b"\xEF\xBB\xBF".as_slice()),
+        Some(written.as_slice()),
+        "--bom: the mark, then the file"
+    );
 
     assert_eq!(exported_emails(dir.path(), None, &["--role", "collaborator"]), ["carla@example.com"]);
     assert_eq!(exported_emails(dir.path(), None, &["--role", "administrator"]), ["admin@example.com"]);
