@@ -288,7 +288,7 @@ async fn usage_events_are_recorded_once_by_key_and_counted_on_the_day_they_occur
     usage(format!("from={today}&to={yesterday}")).await.expect_problem(422, "invalid_span");
     let year_ago = today - TimeDelta::days(366);
     usage(format!("from={year_ago}&to={today}")).await.expect_problem(422, "invalid_span");
-    usage("from=yesterday".to_owned()).await.expect_problem(400, "invalid_request");
+    usage("from=yesterday".to_owned()).await.expect_problem(422, "invalid_date");
     usage("from=2026-02-30".to_owned()).await.expect_problem(422, "invalid_date");
     usage("to=2026-13-01".to_owned()).await.expect_problem(422, "invalid_date");
     let month_start = today.with_day(1).unwrap();

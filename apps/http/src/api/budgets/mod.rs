@@ -147,7 +147,7 @@ pub enum UsageResponse {
     /// `user_not_found`.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// `invalid_date` (no such day) or `invalid_span` (`from` after `to`, or more than 366 days).
+    /// `invalid_date` (not `YYYY-MM-DD`, or no such day) or `invalid_span` (`from` after `to`, or more than 366 days).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
@@ -221,10 +221,8 @@ impl BudgetsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         /// First day (UTC, `YYYY-MM-DD`); the first of `to`'s month by default.
-        #[oai(validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
         from: Query<Option<String>>,
         /// Last day, included (UTC, `YYYY-MM-DD`); today by default.
-        #[oai(validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
         to: Query<Option<String>>,
     ) -> UsageResponse {
         answer(
