@@ -15,9 +15,10 @@ pub enum CsvError {
     /// The file has a header row, and none of its columns is an email column.
     #[error("the header row has no email column")]
     NoEmailColumn,
-    /// The file is not text: UTF-16, a spreadsheet, a compressed file (a byte order mark, a
-    /// signature or NUL bytes in its first 64 KiB say so).
-    #[error("the file is {0}, not CSV text; save it as CSV UTF-8")]
+    /// The file is not UTF-8 text: UTF-16, a spreadsheet, a compressed file, text in another
+    /// encoding (a byte order mark, a signature, NUL bytes or bytes that are not UTF-8 in its first
+    /// 64 KiB say so).
+    #[error("the file is {0}, not UTF-8 CSV text; save it as CSV UTF-8")]
     NotText(&'static str),
     /// A cell of the row is not UTF-8 text.
     #[error("column {column} is not UTF-8 text; save the file as UTF-8")]

@@ -26,7 +26,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// email column.
 pub fn read_rows<R: Read>(mut input: R) -> Result<ImportRows<R>, CsvError> {
     let (mut prefix, truncated) = read_prefix(&mut input).map_err(CsvError::Read)?;
-    if let Some(kind) = not_text(&prefix) {
+    if let Some(kind) = not_text(&prefix, truncated) {
         return Err(CsvError::NotText(kind));
     }
     let bom = prefix.starts_with(BOM);
@@ -232,8 +232,9 @@ fn restore(cell: &str) -> &str {
 }
 
 /// What the start of a file shows it to be when it is not UTF-8 text (which never holds a NUL
-/// byte): otherwise each of its rows would fail alone, or worse, read as garbage.
-fn not_text(prefix: &[u8]) -> Option<&'static str> {
+/// byte): otherwise each of its rows would fail alone, or worse, read as garbage. A prefix cut
+/// inside a character (`truncated`, the input going on) is still UTF-8.
+fn not_text(prefix: &[u8], truncated: bool) -> Option<&'static str> {
     if prefix.starts_with(b"\xFF\xFE") || prefix.starts_with(b"\xFE\xFF") {
         Some("UTF-16 text (Excel's \"Unicode Text\")")
     } else if prefix.starts_with(b"\x1F\x8B") {
@@ -242,6 +243,8 @@ fn not_text(prefix: &[u8]) -> Option<&'static str> {
         Some("a ZIP archive (an .xlsx or .ods spreadsheet?)")
     } else if prefix.contains(&0) {
         Some("binary or UTF-16 (it holds NUL bytes)")
+    } else if std::str::from_utf8(prefix).is_err_and(|error| error.error_len().is_some() || !truncated) {
+        Some("text in another encoding (Windows-1252 or Latin-1, as Excel's \"CSV (Comma delimited)\" writes?)")
     } else {
         None
     }

@@ -36,10 +36,12 @@
 //! - **Delimiter**: `,`, `;` or a tab, detected from the first lines (up to 50): the one whose
 //!   most common cell count (of more than one cell) covers the most lines, then the one giving the
 //!   most cells; on a tie a tab, then `;`, then `,`. When none splits any line: `,`.
-//! - **Text**: UTF-8; a UTF-8 byte order mark is skipped. A file that is not text (UTF-16, which
-//!   Excel's "Unicode Text" writes, a spreadsheet, a compressed file: a UTF-16 byte order mark,
-//!   a gzip or ZIP signature, or any NUL byte in its first 64 KiB) is refused as a whole, saying
-//!   what it looks like; a row that is text but not UTF-8 (Latin-1) fails alone. Lines end with CRLF or LF. Cells holding the
+//! - **Text**: UTF-8; a UTF-8 byte order mark is skipped. A file that is not UTF-8 text (UTF-16,
+//!   which Excel's "Unicode Text" writes, a spreadsheet, a compressed file, text in another
+//!   encoding such as the Windows-1252 of Excel's "CSV (Comma delimited)": a UTF-16 byte order
+//!   mark, a gzip or ZIP signature, any NUL byte, or bytes that are not UTF-8 in its first 64 KiB)
+//!   is refused as a whole, saying what it looks like; beyond the first 64 KiB, a row that is not
+//!   UTF-8 fails alone. Lines end with CRLF or LF. Cells holding the
 //!   delimiter, a quote or a line end are quoted with `"`, a quote inside doubled (`""`). Every
 //!   cell is trimmed of white space; an empty cell is absent. A cell starting with `'` followed by
 //!   `=`, `+`, `-`, `@`, a tab or a carriage return loses the `'` (see the export).

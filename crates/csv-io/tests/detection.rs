@@ -122,11 +122,21 @@ fn a_file_that_is_not_utf8_text_is_refused_whole_saying_what_it_is() {
         (utf16_without_bom, "NUL bytes"),
         (b"\x1F\x8B\x08\x00rest".to_vec(), "gzip"),
         (b"PK\x03\x04[Content_Types].xml".to_vec(), ".xlsx"),
+        (b"email,name\r\nzoe@example.com,Zo\xEB\r\n".to_vec(), "Windows-1252"),
     ] {
         let error = read_rows(file.as_slice()).unwrap_err();
         assert!(matches!(error, CsvError::NotText(_)), "{error:?}");
         assert!(error.to_string().contains(kind) && error.to_string().contains("save it as CSV UTF-8"), "{error}");
     }
+}
+
+#[test]
+fn a_first_64_kib_cut_inside_a_character_is_still_utf8() {
+    // The detection prefix ends in the middle of "é" (two bytes): the input goes on with its second.
+    let file = format!("{}é\nada@example.com\n", "\n".repeat(roster_csv::DETECTION_PREFIX_BYTES - 1));
+    assert_eq!(file.as_bytes()[roster_csv::DETECTION_PREFIX_BYTES - 1], 0xC3, "the cut falls inside é");
+    let rows = read_rows(file.as_bytes()).expect("a UTF-8 file").collect::<Vec<_>>();
+    assert_eq!(rows.last().unwrap().as_ref().unwrap().email, "ada@example.com");
 }
 
 #[test]

@@ -189,9 +189,30 @@ async fn a_header_without_an_email_column_refuses_the_whole_file(db: TestDatabas
     assert_eq!(app.roster().await, json!({}));
 }
 
+async fn a_file_that_is_not_utf8_text_is_refused_whole_saying_what_it_looks_like(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let utf16: Vec<u8> = "\u{FEFF}ada@example.com\r\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let files: [(Vec<u8>, &str); 4] = [
+        (utf16, "the file is UTF-16 text (Excel's \"Unicode Text\")"),
+        (b"\x1F\x8B\x08\x00rest".to_vec(), "the file is gzip-compressed"),
+        (b"PK\x03\x04[Content_Types].xml".to_vec(), "the file is a ZIP archive"),
+        (b"ada@example.com,Ada\r\nzoe@example.com,Zo\xEB\r\n".to_vec(), "the file is text in another encoding"),
+    ];
+    for (file, start) in files {
+        let refused = app.import_as(&app.admin_token, "", file).await;
+        refused.expect_problem(422, "invalid_csv");
+        let detail = refused.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with(start) && detail.ends_with("save it as CSV UTF-8"), "{refused:?}");
+    }
+    assert_eq!(app.roster().await, json!({}));
+}
+
 async fn a_row_that_is_not_utf8_or_too_large_fails_alone_with_a_detail(db: TestDatabase) {
     let app = spawn_app(&db).await;
     let mut file: Vec<u8> = b"email,name\r\nada@example.com,Ada\r\n".to_vec();
+    // 17 lines of only spaces (skipped) carry the rows that are not UTF-8 past the first 64 KiB,
+    // which, holding such a row, would refuse the file whole.
+    file.extend_from_slice(format!("{}\r\n", " ".repeat(4000)).repeat(17).as_bytes());
     file.extend_from_slice(b"zoe@example.com,Zo\xEB\r\n"); // Latin-1
     file.extend_from_slice(b"b\xE9a@example.com,B\xE9a\r\n");
     file.extend_from_slice(b"cyd@example.com,Cyd\r\n");
@@ -203,10 +224,10 @@ async fn a_row_that_is_not_utf8_or_too_large_fails_alone_with_a_detail(db: TestD
     let unreadable =
         |line: u64, detail: &str| json!({ "line": line, "email": "", "reason": "unreadable_row", "detail": detail });
     let problems = json!([
-        unreadable(3, "column 2 is not UTF-8 text; save the file as UTF-8"),
-        unreadable(4, "column 1 is not UTF-8 text; save the file as UTF-8"),
-        unreadable(6, "the row has more than 64 columns"),
-        unreadable(8, "column 3 is longer than 4096 bytes"),
+        unreadable(20, "column 2 is not UTF-8 text; save the file as UTF-8"),
+        unreadable(21, "column 1 is not UTF-8 text; save the file as UTF-8"),
+        unreadable(23, "the row has more than 64 columns"),
+        unreadable(25, "column 3 is longer than 4096 bytes"),
     ]);
     assert_eq!(imported, report(layout("comma", true, &[], false), [8, 4, 0, 0, 4], problems));
     let roster = json!({
@@ -238,6 +259,7 @@ on_both_databases!(
     invalid_emails_fail_with_their_line_and_the_cell_as_written,
     phones_take_a_country_code_column_or_the_international_form,
     a_header_without_an_email_column_refuses_the_whole_file,
+    a_file_that_is_not_utf8_text_is_refused_whole_saying_what_it_looks_like,
     a_row_that_is_not_utf8_or_too_large_fails_alone_with_a_detail,
     an_empty_file_or_one_of_only_a_header_or_blank_lines_imports_nothing,
 );

@@ -63,7 +63,7 @@ pub enum ImportUsersResponse {
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
     /// `invalid_csv`: the file cannot be read as a whole (a header row without an email column,
-    /// or not text: UTF-16, a spreadsheet, a compressed file).
+    /// or not UTF-8 text: UTF-16, a spreadsheet, a compressed file, Windows-1252 or Latin-1).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// `internal_error`.
