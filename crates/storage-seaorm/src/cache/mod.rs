@@ -50,6 +50,18 @@ pub(crate) enum Changed<'a> {
     Metered(&'a Metered),
 }
 
+impl Changed<'_> {
+    /// Whether it names nothing that a cache keeps: [`Nothing`](Self::Nothing), or no user.
+    pub(crate) fn is_nothing(self) -> bool {
+        match self {
+            Self::Nothing => true,
+            Self::Budgets(users) => users.is_empty(),
+            Self::Metered(metered) => metered.users.is_empty(),
+            Self::Anything => false,
+        }
+    }
+}
+
 /// What a metering batch changed: the budgets and reservations of `users`; for those among them
 /// whose facts this process keeps, the budget it wrote and when their reservations made expire.
 #[derive(Debug)]

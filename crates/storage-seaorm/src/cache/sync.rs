@@ -40,7 +40,8 @@ const MAX_NAMED: usize = 200;
 /// PostgreSQL a notification, on SQLite the change counter's increment (its new value is
 /// [`Written::counter`](crate::writes::Written::counter)). Must be the last write.
 pub(crate) fn announce(writes: &mut Writes, cache: &AccessCache, changed: Changed<'_>) {
-    if matches!(changed, Changed::Nothing) {
+    // An empty list of users would read as "anything" everywhere, this instance included.
+    if changed.is_nothing() {
         return;
     }
     if writes.backend() == DbBackend::Postgres {

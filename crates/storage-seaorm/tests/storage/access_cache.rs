@@ -19,7 +19,9 @@ use roster_storage::testing::TestDatabase;
 use roster_storage::{PoolSettings, Store, on_both_databases};
 use sea_orm::ConnectionTrait as _;
 
-use crate::fixtures::{add_budgeted, add_license, change, granted, hard, now, request, reserve, statement, tenant};
+use crate::fixtures::{
+    add_budgeted, add_license, add_licensed, change, granted, hard, now, request, reserve, spend, statement, tenant,
+};
 
 /// `db`'s store with the access cache on, once it serves from memory.
 async fn cached(store: &Store) -> Store {
@@ -127,6 +129,24 @@ async fn what_another_instance_writes_is_not_served_for_long(db: TestDatabase) {
     eventually(&store, &user, |facts| facts.status == UserStatus::Deactivated).await;
 }
 
+/// Use recorded for users without a budget changes nothing a cache keeps: no instance forgets
+/// anything (an empty list of users once read as "anything" on every instance).
+async fn use_that_changes_no_budget_makes_no_instance_forget(db: TestDatabase) {
+    let store = cached(&db.store).await;
+    let other = another_instance(&db).await;
+    let acme = tenant(&store, "acme").await;
+    let kind = add_license(&store, &acme, "Pro", 5).await;
+    let budgeted = add_budgeted(&store, &acme, "spender@example.com", &kind, hard(1000), now()).await;
+    let unbudgeted = add_licensed(&store, &acme, "free@example.com", &kind).await;
+    assert_eq!(facts(&store, &budgeted, now()).await.status, UserStatus::Active);
+    sneak_status(&db, &budgeted, UserStatus::Invited).await;
+    spend(&store, &unbudgeted, "here", 5, now()).await;
+    spend(&other, &unbudgeted, "elsewhere", 5, now()).await;
+    // Longer than SQLite's poll of the change counter (100 ms) and a notification's way.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(facts(&store, &budgeted, now()).await.status, UserStatus::Active, "still served from memory");
+}
+
 async fn facts_are_not_served_past_the_expiry_of_a_live_reservation(db: TestDatabase) {
     let store = cached(&db.store).await;
     let user = spender(&store).await;
@@ -206,6 +226,7 @@ on_both_databases!(
     a_reservation_changes_the_budget_served_at_once,
     a_metering_batch_writes_the_budget_through_the_cache,
     what_another_instance_writes_is_not_served_for_long,
+    use_that_changes_no_budget_makes_no_instance_forget,
     facts_are_not_served_past_the_expiry_of_a_live_reservation,
     a_commit_or_release_serves_the_budget_without_what_expired_meanwhile,
     a_revoked_service_credential_stops_here_at_once_and_elsewhere_soon,
