@@ -71,9 +71,32 @@ impl WriteTxn {
     /// Commits a transaction whose changes [`write`](Self::write) announced; this store's cache
     /// forgets them once committed. Then gives the turn to the next writer.
     pub(crate) async fn commit_written(self, written: Written, changed: Changed<'_>) -> Result<(), DbErr> {
-        let committed = self.txn.commit().await;
-        self.cache.after_commit(committed.is_ok(), written.counter, changed);
+        let Self { txn, cache, _turn: turn } = self;
+        let unsettled = Unsettled(Some(&cache));
+        let committed = txn.commit().await;
+        unsettled.settle();
+        cache.after_commit(committed.is_ok(), written.counter, changed);
+        drop(turn);
         committed
+    }
+}
+
+/// A commit under way, whose future may be dropped (its request cancelled) before it is known to
+/// have committed or not: then `cache` forgets everything, since this instance ignores its own
+/// notifications and would otherwise keep serving what the commit changed.
+struct Unsettled<'a>(Option<&'a AccessCache>);
+
+impl Unsettled<'_> {
+    fn settle(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if let Some(cache) = self.0 {
+            cache.invalidate_all();
+        }
     }
 }
 

@@ -265,6 +265,37 @@ async fn another_process_writing_just_before_this_store_is_not_missed() {
     .await;
 }
 
+/// PostgreSQL: a write whose request is cancelled while it commits (its future dropped) is not
+/// served stale on its own instance, which ignores its own notifications: the commit goes on in
+/// the database, and the cache forgets everything. (A deferred trigger makes the commit slow.)
+#[tokio::test]
+async fn a_write_cancelled_while_it_commits_is_not_served_stale_here() {
+    roster_storage::testing::on_postgres(|db: TestDatabase| async move {
+        let store = cached(&db.store).await;
+        let user = spender(&store).await;
+        assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Active);
+        let slow = [
+            "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END $$",
+            "CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON users \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+        ];
+        for sql in slow {
+            db.store.connection().execute_unprepared(sql).await.unwrap();
+        }
+        let deactivated = user.deactivated(now());
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(250),
+            change(&store, &user, &deactivated, AuditAction::UserDeactivated),
+        );
+        assert!(cancelled.await.is_err(), "dropped while committing");
+        tokio::time::sleep(Duration::from_millis(750)).await;
+        assert_eq!(facts(&db.store, &user, now()).await.status, UserStatus::Deactivated, "committed");
+        assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Deactivated, "not served stale");
+    })
+    .await;
+}
+
 /// PostgreSQL: when the notification connection is lost, the cache serves nothing it may have
 /// missed news of; it listens again and serves from memory again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
