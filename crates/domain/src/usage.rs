@@ -238,6 +238,17 @@ impl Reservation {
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.status == ReservationStatus::Active && now < self.expires_at
     }
+
+    /// As it is at `now`: an active reservation past its time has expired, marked so yet or not
+    /// (reservations are marked expired lazily, those of users without a budget only when
+    /// released).
+    #[must_use]
+    pub fn at(mut self, now: Timestamp) -> Self {
+        if self.status == ReservationStatus::Active && self.expires_at <= now {
+            self.status = ReservationStatus::Expired;
+        }
+        self
+    }
 }
 
 /// A request to hold credits for `user`.
@@ -394,5 +405,27 @@ mod tests {
         assert!(!event(10, &[], None).retries(&recorded));
         let someone_else = UsageEvent { user: UserId::new(), ..event(10, &[("chats", 1)], None) };
         assert!(!someone_else.retries(&recorded));
+    }
+
+    #[test]
+    fn an_active_reservation_past_its_time_is_expired_whether_marked_or_not() {
+        let made: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let reservation = Reservation {
+            id: ReservationId::new(),
+            tenant: TenantId::new(),
+            user: UserId::new(),
+            key: IdempotencyKey::parse("k").unwrap(),
+            credits: Credits::new(10).unwrap(),
+            status: ReservationStatus::Active,
+            committed: None,
+            created_at: made,
+            expires_at: made + TimeDelta::seconds(60),
+        };
+        let status =
+            |reservation: &Reservation, seconds: i64| reservation.clone().at(made + TimeDelta::seconds(seconds)).status;
+        assert_eq!(status(&reservation, 59), ReservationStatus::Active);
+        assert_eq!(status(&reservation, 60), ReservationStatus::Expired);
+        let committed = Reservation { status: ReservationStatus::Committed, ..reservation };
+        assert_eq!(status(&committed, 61), ReservationStatus::Committed, "closed ones stay as they are");
     }
 }

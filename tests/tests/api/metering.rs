@@ -191,6 +191,18 @@ async fn an_untouched_reservation_releases_itself_when_its_time_runs_out_and_its
     assert_eq!(app.usage(&user, today, today).await, json!({ "credits": 60, "metrics": { "ai_responses": 1 } }));
     app.release(&gateway, &id_of(&fresh.body)).await.expect(200);
     assert_eq!(spent(&app.budget(&user).await), [60, 0, 40]);
+
+    // Sent again after its time, a reservation answers as it is now: expired, also for a user
+    // without a budget (whose reservations are marked expired only when released).
+    let retried = app.reserve_for(&gateway, &user, 40, "slow-2", 60).await;
+    assert_eq!(retried.expect(201)["status"], "expired");
+    let free = app.licensed_user("free@example.com").await;
+    let held = app.reserve_for(&gateway, &free, 10, "free-1", 60).await.expect(201).clone();
+    assert_eq!(held["status"], "active");
+    clock.advance(TimeDelta::seconds(61));
+    let retried = app.reserve_for(&gateway, &free, 10, "free-1", 60).await;
+    assert_eq!([&retried.expect(201)["id"], &retried.body["status"]], [&held["id"], &json!("expired")]);
+    assert_eq!(app.release(&gateway, &id_of(&held)).await.expect(200)["status"], "expired");
 }
 
 async fn an_expired_reservation_no_longer_counts_as_held_when_the_budget_is_read(db: TestDatabase) {
@@ -205,6 +217,9 @@ async fn an_expired_reservation_no_longer_counts_as_held_when_the_budget_is_read
     let entitlements = app.get(&format!("/v1/users/{user}/entitlements"), &gateway).await;
     assert_eq!(spent(&entitlements.expect(200)["budget"]), [0, 0, 100], "the access gate: {entitlements:?}");
     assert_eq!(spent(&app.budget(&user).await), [0, 0, 100], "GET /v1/users/{{id}}/budget");
+    let changed = app.set_budget(&user, policy(200, "none")).await;
+    assert_eq!(spent(changed.expect(200)), [0, 0, 200], "PUT answers what GET reads");
+    assert_eq!(spent(&app.budget(&user).await), [0, 0, 200]);
 }
 
 async fn usage_events_are_recorded_once_by_key_and_counted_on_the_day_they_occurred(db: TestDatabase) {

@@ -326,7 +326,12 @@ impl BudgetRepository for Store {
                 Some(budget)
             }
             (Some(old), Some(policy)) => {
-                let current = old.at(now);
+                // Reservations past their time are marked expired and held no more, as a read
+                // of the budget would count them.
+                let expired = ledger::expire_reservations(&txn, &std::collections::BTreeSet::from([user]), now).await?;
+                let mut current = old.at(now);
+                let held = current.reserved.get().saturating_sub(expired.get(&user).copied().unwrap_or(0));
+                current.reserved = Credits::new(held.clamp(0, MAX_CREDITS)).expect("clamped");
                 let budget = Budget { policy, period_start: policy.period.start(now), ..current };
                 write_budget(&txn, user, &budget, now).await?;
                 adjust_totals(&txn, tenant, 0, policy.limit.get() - old.policy.limit.get()).await?;

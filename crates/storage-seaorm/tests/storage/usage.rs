@@ -427,3 +427,28 @@ on_both_databases!(
     an_event_counts_on_the_day_it_occurred_with_its_metrics,
     budget_totals_sum_the_tenants_use_today_and_this_month,
 );
+
+/// PostgreSQL: a batch of events that the database fails to break a deadlock (with a batch of
+/// reservations giving a budget created meanwhile its credits) is recorded again, once. A
+/// trigger fails the first attempt the way a deadlock does (a sequence counts attempts: it is
+/// not rolled back with them).
+#[tokio::test]
+async fn events_failed_to_break_a_deadlock_are_recorded_again_once() {
+    roster_storage::testing::on_postgres(|db: TestDatabase| async move {
+        let user = acme_spender(&db).await;
+        for sql in [
+            "CREATE SEQUENCE attempts",
+            "CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF nextval('attempts') = 1 THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER deadlock_once BEFORE INSERT ON usage_events FOR EACH ROW EXECUTE FUNCTION deadlock_once()",
+        ] {
+            execute(&db, sql).await;
+        }
+        let events = [event(&user, "once", 10)];
+        assert_eq!(record(&db, user.tenant, &events, now()).await, vec![EventOutcome::Recorded]);
+        assert_eq!(held_and_consumed(&db.store, &user).await, (0, 10));
+        assert_eq!(record(&db, user.tenant, &events, now()).await, vec![EventOutcome::Duplicate]);
+    })
+    .await;
+}

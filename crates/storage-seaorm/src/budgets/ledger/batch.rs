@@ -289,7 +289,7 @@ impl Ledger {
                 return ReserveOutcome::KeyReused;
             }
             let budget = self.budgets.get(&request.user).copied();
-            return ReserveOutcome::Reserved { reservation: existing.clone(), budget };
+            return ReserveOutcome::Reserved { reservation: existing.clone().at(self.now), budget };
         }
         let Some(holder) = self.holders.get(&request.user).filter(|h| h.tenant == request.tenant) else {
             return ReserveOutcome::UserNotFound;
