@@ -203,6 +203,16 @@ impl Budget {
         }
     }
 
+    /// Whether use that occurred `at` is spent from this budget, judged at `now` (after
+    /// [`at`](Self::at)): use dated before the budget's period is not (it counts in usage
+    /// reports only), unless it is so only because this clock is behind the one that started the
+    /// period (clocks of instances differ a little at a period's boundary): then it counts, rather
+    /// than in no period at all.
+    #[must_use]
+    pub fn spends(&self, at: Timestamp, now: Timestamp) -> bool {
+        at >= self.period_start.min(self.policy.period.start(now))
+    }
+
     /// Credits committed or held.
     #[must_use]
     pub fn used(&self) -> i64 {
@@ -269,6 +279,20 @@ mod tests {
         assert_eq!(BudgetPeriod::None.resets_at(now), None);
         let monday = at("2026-11-23T00:00:00Z");
         assert_eq!(BudgetPeriod::Weekly.start(monday), monday, "a period begins at its own start");
+    }
+
+    #[test]
+    fn use_dated_before_the_period_is_not_spent_unless_this_clock_is_behind() {
+        let budget = Budget::new(policy(100, BudgetPeriod::Daily, true), at("2026-11-23T00:00:01Z"));
+        let now = at("2026-11-23T10:00:00Z");
+        assert!(budget.spends(at("2026-11-23T00:00:00Z"), now));
+        assert!(!budget.spends(at("2026-11-22T23:59:59Z"), now), "yesterday's use, recorded late");
+        // Another instance, a second ahead, started the day; this one still sees yesterday.
+        let behind = at("2026-11-22T23:59:59.5Z");
+        assert!(budget.spends(behind, behind), "counted in the new day rather than in none");
+        assert!(!budget.spends(at("2026-11-21T12:00:00Z"), behind), "the day before stays out");
+        let never = Budget::new(policy(100, BudgetPeriod::None, true), now);
+        assert!(never.spends(at("2001-01-01T00:00:00Z"), now), "a budget without periods spends all use");
     }
 
     #[test]

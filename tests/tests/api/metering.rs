@@ -123,6 +123,13 @@ async fn a_daily_budget_starts_again_from_zero_after_midnight_utc(db: TestDataba
     let this_month = if tomorrow.day() == 1 { 0 } else { 90 };
     let expected = json!({ "users": 1, "limit": 100, "consumed_today": 0, "consumed_this_month": this_month });
     assert_eq!(totals, expected);
+
+    // An instance whose clock is a little behind (set back before midnight) records use after
+    // another began the new day: it is spent from the new day, not from none.
+    clock.advance(TimeDelta::seconds(-2));
+    let recorded = app.record(&gateway, vec![event("clock-behind", &user, 5, json!({}))]).await;
+    assert_eq!(recorded.expect(200)["results"][0]["status"], "recorded");
+    assert_eq!(spent(&app.budget(&user).await), [5, 90, 5]);
 }
 
 async fn weekly_and_monthly_budgets_start_again_from_zero_on_monday_and_on_the_first_utc(db: TestDatabase) {

@@ -75,7 +75,7 @@ pub(super) async fn record(
             *budget = budget.at(now);
             // Use dated before the current period counts in usage reports only: it was
             // not spent from this period's budget.
-            if at >= budget.period_start {
+            if budget.spends(at, now) {
                 let consumed = budget.consumed.get().saturating_add(event.credits.get());
                 budget.consumed = Credits::new(consumed.min(MAX_CREDITS)).expect("within bounds");
             }
