@@ -11,15 +11,15 @@ use std::fmt;
 use crate::{TenantId, Timestamp, UserId};
 
 /// The URL of an OpenID Connect issuer, exactly as its tokens carry it in `iss`: `https://`
-/// (or `http://` on a loopback host, for tests and local issuers), no query, no fragment, at
-/// most 512 characters.
+/// (or `http://` on a loopback host, for tests and local issuers), a host name or address and an
+/// optional port (no user name or password), no query, no fragment, at most 512 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IssuerUrl(String);
 
 /// The text is not an acceptable issuer URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "an issuer is an https:// URL (http:// only on 127.0.0.1, [::1] or localhost) without query or fragment, at most 512 characters"
+    "an issuer is an https:// URL (http:// only on 127.0.0.1, [::1] or localhost) of a host and an optional port, without user name, password, query or fragment, at most 512 characters"
 )]
 pub struct IssuerUrlError;
 
@@ -30,23 +30,31 @@ impl IssuerUrl {
     /// [`IssuerUrlError`] when it breaks the rule above.
     pub fn parse(input: &str) -> Result<Self, IssuerUrlError> {
         let url = input.trim();
-        let rest = if let Some(rest) = url.strip_prefix("https://") {
-            rest
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            let authority = rest.split('/').next().unwrap_or_default();
-            let host = match authority.find(']') {
-                Some(end) if authority.starts_with('[') => &authority[..=end],
-                _ => authority.split(':').next().unwrap_or_default(),
-            };
-            if !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
-                return Err(IssuerUrlError);
-            }
-            rest
-        } else {
-            return Err(IssuerUrlError);
+        let (secure, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(IssuerUrlError),
         };
-        let host = rest.split('/').next().unwrap_or_default();
+        // The authority is a host and an optional port: no user name or password before an `@`.
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(bracketed) => {
+                let (address, port) = bracketed.split_once(']').ok_or(IssuerUrlError)?;
+                let ipv6 =
+                    !address.is_empty() && address.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+                (if ipv6 { &authority[..address.len() + 2] } else { "" }, port)
+            }
+            None => authority.find(':').map_or((authority, ""), |colon| authority.split_at(colon)),
+        };
+        let named = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        let port_valid = port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|digits| (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()));
         let valid = !host.is_empty()
+            && (host.starts_with('[') || host.chars().all(named))
+            && port_valid
+            && (secure || matches!(host, "127.0.0.1" | "[::1]" | "localhost"))
             && url.len() <= 512
             && !url.contains(['?', '#'])
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -205,6 +213,7 @@ mod tests {
             "http://127.0.0.1:8080/realms/x",
             "http://localhost:9000",
             "http://[::1]:9000",
+            "https://[2001:db8::1]:8443/issuer",
         ] {
             assert_eq!(IssuerUrl::parse(good).unwrap().as_str(), good);
         }
@@ -217,6 +226,14 @@ mod tests {
             "https://a.example/?x=1",
             "https://a.example/#f",
             "https://a b",
+            "http://127.0.0.1:80@evil.example.com/",
+            "http://localhost:x@evil.example.com/",
+            "https://user:pw@login.example.com/",
+            "https://:443/",
+            "https://a.example:/x",
+            "https://a.example:123456/x",
+            "https://[]/x",
+            "https://[::1/x",
         ] {
             assert!(IssuerUrl::parse(bad).is_err(), "{bad:?}");
         }

@@ -189,12 +189,21 @@ async fn just_in_time_an_unknown_person_becomes_an_active_user_without_a_license
     let events = trail["items"].as_array().unwrap();
     assert_eq!(events.len(), 2, "{trail}");
     assert_eq!([&events[1]["action"], &events[1]["actor"]["type"]], ["user.created", "system"], "{trail}");
+    let given = json!({ "limit": 250, "period": "daily", "warn_at": null, "hard": true });
+    assert_eq!(events[1]["after"]["budget"], given, "the default budget came with the creation: {trail}");
     let linked = &events[0];
     assert_eq!([&linked["action"], &linked["actor"]["id"]], [&json!("user.identity_linked"), &json!(id)], "{trail}");
     assert_eq!(linked["after"], json!({ "issuer": app.issuer.issuer(), "subject": "sub-nina" }), "{trail}");
     acts_as(&app, &token, &id).await;
     app.get("/v1/users", &token).await.expect_problem(403, "forbidden");
     assert_eq!(app.get("/v1/users", &app.admin_token).await.expect(200)["items"].as_array().unwrap().len(), 2);
+
+    // Purged, the person leaves no trace: their identity provider's id for them goes too.
+    let purge = app.delete(&format!("/v1/users/{id}/purge?confirm=nina@example.com"), &app.admin_token).await;
+    assert_eq!(purge.status, 204, "{purge:?}");
+    let trail = app.get(&format!("/v1/audit?target={id}"), &app.admin_token).await.expect(200).clone();
+    let linked = trail["items"].as_array().unwrap().iter().find(|e| e["action"] == "user.identity_linked").cloned();
+    assert_eq!(linked.expect("still recorded")["after"], json!({ "issuer": app.issuer.issuer() }), "{trail}");
 }
 
 async fn a_deactivated_user_is_refused_and_reactivation_needs_a_fresh_token(db: TestDatabase) {
@@ -236,6 +245,8 @@ async fn administrators_read_set_and_remove_the_oidc_settings(db: TestDatabase) 
 
     put(json!({ "issuer": "http://example.com", "audience": "roster" })).await.expect_problem(422, "invalid_issuer");
     put(json!({ "audience": "roster" })).await.expect_problem(422, "invalid_issuer");
+    let userinfo = json!({ "issuer": "http://127.0.0.1:80@evil.example.com/", "audience": "roster" });
+    put(userinfo).await.expect_problem(422, "invalid_issuer");
     let bad_guid = json!({ "entra_tenant_id": "not-a-guid", "audience": "roster" });
     put(bad_guid).await.expect_problem(422, "invalid_entra_tenant_id");
     let unknown_field = json!({ "issuer": "https://idp.example.com", "audience": "roster", "scope": "x" });
@@ -261,6 +272,8 @@ async fn administrators_read_set_and_remove_the_oidc_settings(db: TestDatabase) 
     app.get("/v1/settings/oidc", &collaborator).await.expect_problem(403, "forbidden");
     let theirs = json!({ "issuer": "https://evil.example.com", "audience": "roster" });
     app.put("/v1/settings/oidc", &collaborator, theirs).await.expect_problem(403, "forbidden");
+    let bad = json!({ "issuer": "bad", "audience": "roster" });
+    app.put("/v1/settings/oidc", &collaborator, bad).await.expect_problem(403, "forbidden");
     app.delete("/v1/settings/oidc", &collaborator).await.expect_problem(403, "forbidden");
     assert_eq!(app.get("/v1/settings/oidc", &app.admin_token).await.expect(200), &expected, "unchanged");
 

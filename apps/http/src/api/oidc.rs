@@ -190,6 +190,8 @@ impl OidcApi {
     async fn set(&self, auth: BearerAuth, body: Json<SetOidcRequest>) -> SetOidcResponse {
         answer(
             async {
+                // Who may change the settings is told before what is wrong with the change.
+                self.oidc.settings(&auth.0).await?;
                 let settings = body.0.try_into_domain()?;
                 let stored = self.oidc.set(&auth.0, Some(settings)).await?;
                 let stored = stored.ok_or_else(|| Problem::internal(&"settings were set, none came back"))?;
