@@ -282,8 +282,8 @@ fn budget_fields(policy: &BudgetPolicy) -> Value {
 }
 
 /// The keys of a user's audit record that identify a person; a purge removes them from every
-/// event about that user.
-pub const PERSONAL_FIELDS: &[&str] = &["email", "name", "phone"];
+/// event about that user (`subject`: their identity provider's id for them).
+pub const PERSONAL_FIELDS: &[&str] = &["email", "name", "phone", "subject"];
 
 impl AuditEvent {
     fn new(actor: &Actor, action: AuditAction, target: AuditTarget, now: Timestamp) -> Self {
@@ -321,6 +321,17 @@ impl AuditEvent {
         let mut after = user_fields(user);
         after.insert("source".into(), user.source.as_str().into());
         event.after = Some(Value::Object(after));
+        event
+    }
+
+    /// This event of a user's creation, saying that they got the tenant's default budget
+    /// `policy` with it (storage applies the default in the creation's transaction).
+    #[must_use]
+    pub fn with_default_budget(&self, policy: &BudgetPolicy) -> Self {
+        let mut event = self.clone();
+        if let Some(Value::Object(after)) = &mut event.after {
+            after.insert("budget".into(), budget_fields(policy));
+        }
         event
     }
 

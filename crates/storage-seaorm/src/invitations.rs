@@ -84,9 +84,9 @@ impl InvitationRepository for Store {
             lock_tenant(&txn, user.tenant).await?;
             check_actor(&txn, user.tenant, acting).await?;
         }
-        insert_user(&txn, user).await?;
+        let budget = insert_user(&txn, user).await?;
         insert_invitation(&txn, invitation).await?;
-        insert_event(&txn, audit).await?;
+        insert_event(&txn, &budget.map_or_else(|| audit.clone(), |policy| audit.with_default_budget(&policy))).await?;
         txn.commit().await.map_err(unexpected)
     }
 

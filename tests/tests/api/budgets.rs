@@ -91,12 +91,27 @@ async fn the_tenant_default_budget_goes_to_users_created_or_invited_after_it(db:
     let (invited, _) = app.invite_and_read_link("invited@example.com", json!({})).await;
     assert_eq!(invited["budget"], *budget, "{invited}");
     assert_eq!(app.budget(&id_of(&invited)).await, *budget);
+    let imported = app.import_file("", "imported@example.com\r\n").await;
+    assert_eq!(imported["created"], 1, "{imported}");
     assert!(app.user(&before).await.get("budget").is_none(), "users that existed keep none");
     assert_eq!(app.budget(&before).await, Value::Null);
     assert_eq!(
         budget_totals(&app).await,
-        json!({ "users": 2, "limit": 1000, "consumed_today": 0, "consumed_this_month": 0 })
+        json!({ "users": 3, "limit": 1500, "consumed_today": 0, "consumed_this_month": 0 })
     );
+    // Each creation's audit event says that the user got the default budget with it.
+    let trail = app.get("/v1/audit", &admin).await.expect(200).clone();
+    let given = |email: &str| {
+        let events = trail["items"].as_array().unwrap();
+        let creation = |event: &&Value| ["user.created", "user.invited"].contains(&event["action"].as_str().unwrap());
+        let event = events.iter().filter(creation).find(|event| event["after"]["email"] == email).expect("created");
+        event["after"]["budget"].clone()
+    };
+    let recorded = json!({ "limit": 500, "period": "monthly", "warn_at": 80, "hard": true });
+    for email in ["created@example.com", "invited@example.com", "imported@example.com"] {
+        assert_eq!(given(email), recorded, "{email}: {trail}");
+    }
+    assert_eq!(given("before@example.com"), Value::Null, "{trail}");
 
     let kept = app.patch("/v1/settings", &admin, json!({ "invitation_ttl_seconds": 7200 })).await;
     assert_eq!(kept.expect(200)["default_budget"], shown, "an omitted default stays");
@@ -115,13 +130,13 @@ async fn the_tenant_default_budget_goes_to_users_created_or_invited_after_it(db:
     assert_eq!(app.budget(&id_of(&later)).await["limit"], 50, "users keep the budget they were given");
     assert_eq!(
         budget_totals(&app).await,
-        json!({ "users": 3, "limit": 1050, "consumed_today": 0, "consumed_this_month": 0 })
+        json!({ "users": 4, "limit": 1550, "consumed_today": 0, "consumed_this_month": 0 })
     );
     let revoked = app.delete(&format!("/v1/users/{}/invitation", id_of(&invited)), &admin).await;
     assert_eq!(revoked.status, 204, "{revoked:?}");
     let purge = format!("/v1/users/{}/purge?confirm=later@example.com", id_of(&later));
     assert_eq!(app.delete(&purge, &admin).await.status, 204);
-    let left = json!({ "users": 1, "limit": 500, "consumed_today": 0, "consumed_this_month": 0 });
+    let left = json!({ "users": 2, "limit": 1000, "consumed_today": 0, "consumed_this_month": 0 });
     assert_eq!(budget_totals(&app).await, left, "a removed user's budget leaves the totals");
 
     for invalid in [

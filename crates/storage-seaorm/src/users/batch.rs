@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use roster_domain::governance::Acting;
 use roster_domain::ports::{NewRecord, RecordOutcome};
-use roster_domain::{Email, LicenseKindId, StoreError, TenantId, User};
+use roster_domain::{AuditEvent, Email, LicenseKindId, StoreError, TenantId, User};
 use sea_orm::{ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _, Value};
 
 use super::convert::{COLUMNS, from_row, row_values};
@@ -200,7 +200,8 @@ impl Store {
         }
         let invitations: Vec<_> = created.iter().filter_map(|record| record.invitation.clone()).collect();
         crate::invitations::insert_invitations(&txn, &invitations).await?;
-        if let Some(policy) = crate::budgets::default_policy(&txn, tenant).await? {
+        let budget = crate::budgets::default_policy(&txn, tenant).await?;
+        if let Some(policy) = budget {
             let users: Vec<&User> = created.iter().map(|record| &record.user).collect();
             crate::budgets::insert_default_budgets(&txn, tenant, &users, policy).await?;
         }
@@ -211,7 +212,15 @@ impl Store {
         for ((role, status), n) in moves {
             counts::adjust(&txn, tenant, role, status, n).await?;
         }
-        insert_events(&txn, created.iter().map(|record| &record.audit)).await?;
+        // Their creation events say that they got the default budget.
+        let given: Vec<AuditEvent> = budget
+            .map_or_else(Vec::new, |policy| created.iter().map(|r| r.audit.with_default_budget(&policy)).collect());
+        let events: Vec<&AuditEvent> = if budget.is_some() {
+            given.iter().collect()
+        } else {
+            created.iter().map(|record| &record.audit).collect()
+        };
+        insert_events(&txn, events).await?;
         txn.commit().await.map_err(unexpected)?;
         self.grown(created.len() as u64).await;
         Ok(outcomes)

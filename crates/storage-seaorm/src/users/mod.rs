@@ -9,6 +9,7 @@ mod seats;
 
 use async_trait::async_trait;
 use roster_domain::audit::PERSONAL_FIELDS;
+use roster_domain::budget::BudgetPolicy;
 use roster_domain::governance::Acting;
 use roster_domain::ports::UserRepository;
 use roster_domain::{
@@ -38,8 +39,8 @@ impl UserRepository for Store {
             governed::lock_tenant(&txn, user.tenant).await?;
             governed::check_actor(&txn, user.tenant, acting).await?;
         }
-        insert_user(&txn, user).await?;
-        insert_event(&txn, audit).await?;
+        let budget = insert_user(&txn, user).await?;
+        insert_event(&txn, &budget.map_or_else(|| audit.clone(), |policy| audit.with_default_budget(&policy))).await?;
         txn.commit().await.map_err(unexpected)
     }
 
@@ -165,19 +166,22 @@ pub(crate) async fn write_change(txn: &DatabaseTransaction, stored: &Stored, upd
     Ok(())
 }
 
-/// Inserts a user row, taking a seat of the license they hold, if any; translates a duplicate
-/// email into [`StoreError::EmailTaken`].
-pub(crate) async fn insert_user(txn: &DatabaseTransaction, user: &User) -> Result<(), StoreError> {
+/// Inserts a user row, taking a seat of the license they hold, if any, and giving them the
+/// tenant's default budget, if any (returned, for the audit trail); translates a duplicate email
+/// into [`StoreError::EmailTaken`].
+pub(crate) async fn insert_user(txn: &DatabaseTransaction, user: &User) -> Result<Option<BudgetPolicy>, StoreError> {
     seats::moved(txn, user.tenant, None, user.license).await?;
     users::Entity::insert(to_row(user))
         .exec_without_returning(txn)
         .await
         .map_err(|error| if is_unique_violation(&error) { StoreError::EmailTaken } else { unexpected(error) })?;
-    if let Some(policy) = crate::budgets::default_policy(txn, user.tenant).await? {
+    let policy = crate::budgets::default_policy(txn, user.tenant).await?;
+    if let Some(policy) = policy {
         let budget = roster_domain::budget::Budget::new(policy, user.created_at);
         crate::budgets::insert_budget(txn, user.tenant, user.id, &budget, user.created_at).await?;
     }
-    counts::adjust(txn, user.tenant, user.role.as_str(), user.status.as_str(), 1).await
+    counts::adjust(txn, user.tenant, user.role.as_str(), user.status.as_str(), 1).await?;
+    Ok(policy)
 }
 
 /// Removes a purged user's personal data from the audit trail: labels naming them, and the
