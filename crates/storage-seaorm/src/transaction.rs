@@ -321,19 +321,53 @@ pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// A database failure no caller can act on.
+/// The database's own code for the failure `error` wraps, if any (SQLSTATE on PostgreSQL).
+fn database_code(error: &StoreError) -> Option<String> {
+    let StoreError::Unexpected(error) = error else { return None };
+    let (DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error))) =
+        error.get_ref().downcast_ref::<DbErr>()?
+    else {
+        return None;
+    };
+    match &**error {
+        sea_orm::sqlx::Error::Database(error) => error.code().map(std::borrow::Cow::into_owned),
+        _ => None,
+    }
+}
+
 /// Whether `error` is PostgreSQL's way out of a deadlock: this transaction was chosen to fail,
 /// and runs again as it would have alone.
 pub(crate) fn is_deadlock(error: &StoreError) -> bool {
-    let StoreError::Unexpected(error) = error else { return false };
-    let Some(DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error))) =
-        error.get_ref().downcast_ref::<DbErr>()
-    else {
-        return false;
-    };
-    matches!(&**error, sea_orm::sqlx::Error::Database(error) if error.code().as_deref() == Some("40P01"))
+    database_code(error).as_deref() == Some("40P01")
 }
 
+/// Whether `error` is a foreign key violated on PostgreSQL: a row referred to (a user) was
+/// deleted since the transaction read it.
+pub(crate) fn is_foreign_key_violation(error: &StoreError) -> bool {
+    database_code(error).as_deref() == Some("23503")
+}
+
+/// Runs the transaction `attempt` again when it failed with an error for which `again` holds
+/// (a deadlock PostgreSQL broke by failing it, which rolled it back whole), three attempts in
+/// all; `what` names it in the log.
+pub(crate) async fn with_attempts<T, Fut>(
+    what: &str,
+    again: impl Fn(&StoreError) -> bool,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    for _ in 1..3 {
+        match attempt().await {
+            Err(error) if again(&error) => tracing::warn!(%error, "{what} failed; running it again"),
+            done => return done,
+        }
+    }
+    attempt().await
+}
+
+/// A database failure no caller can act on.
 pub(crate) fn unexpected(error: DbErr) -> StoreError {
     StoreError::Unexpected(UnexpectedError::new(error))
 }

@@ -23,7 +23,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Valu
 use crate::Store;
 use crate::audit::insert_event;
 use crate::budgets::counters::saturating_sum;
-use crate::transaction::{corrupt, raw, unexpected};
+use crate::transaction::{corrupt, is_deadlock, raw, unexpected, with_attempts};
 use crate::users::{check_actor, lock_tenant};
 
 /// The columns of a budget row, in the order [`from_row`] reads them.
@@ -275,6 +275,56 @@ impl BudgetRepository for Store {
         acting: Acting,
         audit: &AuditEvent,
     ) -> Result<Option<Budget>, StoreError> {
+        // A batch of reservations giving a budget created meanwhile its credits (see the
+        // ledger's late budgets) may deadlock with this transaction, which then runs again.
+        with_attempts("a budget change", is_deadlock, || self.set_budget_once(tenant, user, policy, now, acting, audit))
+            .await
+    }
+
+    async fn budget_totals(&self, tenant: TenantId, now: Timestamp) -> Result<BudgetTotals, StoreError> {
+        let totals = "SELECT users, limit_total FROM budget_totals WHERE tenant_id = ?";
+        let row =
+            self.db.query_one_raw(raw(self.backend(), totals, [tenant.as_uuid().into()])).await.map_err(unexpected)?;
+        let (users, limit) = match row {
+            Some(row) => (
+                row.try_get::<i64>("", "users").map_err(unexpected)?,
+                row.try_get::<i64>("", "limit_total").map_err(unexpected)?,
+            ),
+            None => (0, 0),
+        };
+        let today = now.date_naive();
+        // Summed here, stopping at `i64::MAX` like the counters: at most 31 days of 8 shards.
+        let spent = "SELECT day, credits FROM usage_tenant_daily WHERE tenant_id = ? AND day >= ? AND day <= ?";
+        let values: Vec<Value> = vec![tenant.as_uuid().into(), first_of_month(today).into(), today.into()];
+        let rows = self.db.query_all_raw(raw(self.backend(), spent, values)).await.map_err(unexpected)?;
+        let (mut consumed_today, mut consumed_this_month) = (0i64, 0i64);
+        for row in &rows {
+            let day: NaiveDate = row.try_get("", "day").map_err(unexpected)?;
+            let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
+            consumed_this_month = consumed_this_month.saturating_add(credits);
+            if day == today {
+                consumed_today = consumed_today.saturating_add(credits);
+            }
+        }
+        Ok(BudgetTotals {
+            users: u64::try_from(users).map_err(|e| corrupt("budget users", e))?,
+            limit,
+            consumed_today,
+            consumed_this_month,
+        })
+    }
+}
+
+impl Store {
+    async fn set_budget_once(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        policy: Option<BudgetPolicy>,
+        now: Timestamp,
+        acting: Acting,
+        audit: &AuditEvent,
+    ) -> Result<Option<Budget>, StoreError> {
         let txn = self.begin_write().await.map_err(unexpected)?;
         lock_tenant(&txn, tenant).await?;
         check_actor(&txn, tenant, acting).await?;
@@ -347,38 +397,5 @@ impl BudgetRepository for Store {
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(after)
-    }
-
-    async fn budget_totals(&self, tenant: TenantId, now: Timestamp) -> Result<BudgetTotals, StoreError> {
-        let totals = "SELECT users, limit_total FROM budget_totals WHERE tenant_id = ?";
-        let row =
-            self.db.query_one_raw(raw(self.backend(), totals, [tenant.as_uuid().into()])).await.map_err(unexpected)?;
-        let (users, limit) = match row {
-            Some(row) => (
-                row.try_get::<i64>("", "users").map_err(unexpected)?,
-                row.try_get::<i64>("", "limit_total").map_err(unexpected)?,
-            ),
-            None => (0, 0),
-        };
-        let today = now.date_naive();
-        // Summed here, stopping at `i64::MAX` like the counters: at most 31 days of 8 shards.
-        let spent = "SELECT day, credits FROM usage_tenant_daily WHERE tenant_id = ? AND day >= ? AND day <= ?";
-        let values: Vec<Value> = vec![tenant.as_uuid().into(), first_of_month(today).into(), today.into()];
-        let rows = self.db.query_all_raw(raw(self.backend(), spent, values)).await.map_err(unexpected)?;
-        let (mut consumed_today, mut consumed_this_month) = (0i64, 0i64);
-        for row in &rows {
-            let day: NaiveDate = row.try_get("", "day").map_err(unexpected)?;
-            let credits: i64 = row.try_get("", "credits").map_err(unexpected)?;
-            consumed_this_month = consumed_this_month.saturating_add(credits);
-            if day == today {
-                consumed_today = consumed_today.saturating_add(credits);
-            }
-        }
-        Ok(BudgetTotals {
-            users: u64::try_from(users).map_err(|e| corrupt("budget users", e))?,
-            limit,
-            consumed_today,
-            consumed_this_month,
-        })
     }
 }

@@ -29,7 +29,7 @@ use crate::audit::insert_event;
 use crate::cache::Changed;
 use crate::entities::users;
 use crate::tokens::revoke_tokens;
-use crate::transaction::{is_unique_violation, raw, unexpected};
+use crate::transaction::{is_deadlock, is_unique_violation, raw, unexpected, with_attempts};
 
 #[async_trait]
 impl UserRepository for Store {
@@ -111,15 +111,8 @@ impl UserRepository for Store {
     }
 
     async fn purge(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = self.begin_write().await.map_err(unexpected)?;
-        let stored = governed::lock_and_check(&txn, tenant, premises).await?;
-        counts::adjust(&txn, tenant, &stored.role, &stored.status, -1).await?;
-        seats::moved(&txn, tenant, stored.license, None).await?;
-        crate::budgets::forget_budget(&txn, tenant, premises.target).await?;
-        anonymise_audit_trail(&txn, tenant, premises.target).await?;
-        users::Entity::delete_by_id(premises.target.as_uuid()).exec(&*txn).await.map_err(unexpected)?;
-        insert_event(&txn, audit).await?;
-        txn.commit().await.map_err(unexpected)
+        // Deleting the user's rows may deadlock with the gateway's writes for them.
+        with_attempts("a purge", is_deadlock, || self.purge_once(tenant, premises, audit)).await
     }
 
     async fn record_activity(&self, seen: &[(UserId, roster_domain::Timestamp)]) -> Result<(), StoreError> {
@@ -138,6 +131,20 @@ impl UserRepository for Store {
             txn.execute_raw(statement).await.map_err(unexpected)?;
         }
         txn.commit_changed(Changed::Nothing).await.map_err(unexpected)
+    }
+}
+
+impl Store {
+    async fn purge_once(&self, tenant: TenantId, premises: &Premises, audit: &AuditEvent) -> Result<(), StoreError> {
+        let txn = self.begin_write().await.map_err(unexpected)?;
+        let stored = governed::lock_and_check(&txn, tenant, premises).await?;
+        counts::adjust(&txn, tenant, &stored.role, &stored.status, -1).await?;
+        seats::moved(&txn, tenant, stored.license, None).await?;
+        crate::budgets::forget_budget(&txn, tenant, premises.target).await?;
+        anonymise_audit_trail(&txn, tenant, premises.target).await?;
+        users::Entity::delete_by_id(premises.target.as_uuid()).exec(&*txn).await.map_err(unexpected)?;
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(unexpected)
     }
 }
 

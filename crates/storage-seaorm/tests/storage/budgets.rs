@@ -19,8 +19,8 @@ use roster_storage::testing::TestDatabase;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
 
 use crate::fixtures::{
-    add, add_license, add_licensed, at, events, former_administrator, granted, now, policy, request, set_budget, spend,
-    stored_budget, tenant, user_of,
+    add, add_license, add_licensed, at, events, fail_next_insert_once, former_administrator, granted, now, policy,
+    request, set_budget, spend, stored_budget, tenant, user_of,
 };
 
 /// The budget totals of `tenant` at `now`.
@@ -298,3 +298,20 @@ on_both_databases!(
     a_budget_given_over_more_held_than_an_integer_sums_reads_once_it_expired,
     the_database_refuses_negative_consumed_or_reserved_credits,
 );
+
+/// PostgreSQL: a budget change that the database fails to break a deadlock (with a batch of
+/// reservations giving a budget created meanwhile its credits) runs again, once.
+#[tokio::test]
+async fn a_budget_change_failed_by_a_deadlock_runs_again_once() {
+    roster_storage::testing::on_postgres(|db: TestDatabase| async move {
+        let acme = tenant(&db.store, "acme").await;
+        let user = add(&db.store, &acme, "u@example.com", Role::User).await;
+        fail_next_insert_once(&db, "budgets", "40P01").await;
+        let monthly = policy(1000, BudgetPeriod::Monthly, true);
+        let stored = set_budget(&db.store, &user, Some(monthly), now()).await.unwrap();
+        assert_eq!(stored.map(|budget| budget.policy), Some(monthly));
+        assert_eq!(events(&db.store, acme.tenant.id, AuditAction::UserBudgetChanged).await.len(), 1);
+        assert_eq!(budgeted(&db, acme.tenant.id).await, (1, 1000));
+    })
+    .await;
+}

@@ -264,3 +264,20 @@ pub fn readable_columns(row: &QueryResult) -> Vec<(String, Vec<u8>)> {
     }
     read
 }
+
+/// PostgreSQL: makes the next insert into `table` fail once with the error `sqlstate`, as a
+/// deadlock (`40P01`) or a row deleted meanwhile (`23503`) would (a sequence counts the
+/// attempts: unlike them, it is not rolled back).
+pub async fn fail_next_insert_once(db: &TestDatabase, table: &str, sqlstate: &str) {
+    for sql in [
+        format!("CREATE SEQUENCE {table}_attempts"),
+        format!(
+            "CREATE FUNCTION {table}_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF nextval('{table}_attempts') = 1 THEN RAISE EXCEPTION 'failed once' USING ERRCODE = '{sqlstate}'; \
+             END IF; RETURN NEW; END $$"
+        ),
+        format!("CREATE TRIGGER fail_once BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_fail_once()"),
+    ] {
+        sea_orm::ConnectionTrait::execute_unprepared(db.store.connection(), &sql).await.unwrap();
+    }
+}

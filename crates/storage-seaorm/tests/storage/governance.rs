@@ -14,7 +14,7 @@ use roster_domain::{
 use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 
-use crate::fixtures::{add, now, tenant};
+use crate::fixtures::{add, fail_next_insert_once, now, tenant};
 
 /// Deactivates `target` on behalf of `actor`, with the premises the domain would compute.
 async fn deactivate(db: &TestDatabase, actor: &Actor, target: &User) -> Result<(), StoreError> {
@@ -147,3 +147,19 @@ on_both_databases!(
     an_actor_deactivated_meanwhile_cannot_complete_a_change,
     the_last_administrator_cannot_be_purged_even_by_the_system,
 );
+
+/// PostgreSQL: a purge that the database fails to break a deadlock (with the gateway's writes
+/// for the user) runs again, once.
+#[tokio::test]
+async fn a_purge_failed_by_a_deadlock_runs_again_once() {
+    roster_storage::testing::on_postgres(|db: TestDatabase| async move {
+        let acme = tenant(&db.store, "acme").await;
+        let user = add(&db.store, &acme, "u@example.com", Role::User).await;
+        let system = Actor::system(acme.tenant.id);
+        fail_next_insert_once(&db, "audit_events", "40P01").await;
+        let audit = AuditEvent::user_purged(&system, &user, now());
+        db.store.purge(acme.tenant.id, &Premises::of(&system, &user, None), &audit).await.unwrap();
+        assert!(db.store.get(acme.tenant.id, user.id).await.unwrap().is_none());
+    })
+    .await;
+}

@@ -16,8 +16,8 @@ use roster_storage::on_both_databases;
 use roster_storage::testing::TestDatabase;
 
 use crate::fixtures::{
-    add_budgeted, add_license, add_licensed, at, credits, event, granted, hard, held_and_consumed, now, policy,
-    request, reserve, set_budget, spend, stored_budget, tenant,
+    add_budgeted, add_license, add_licensed, at, credits, event, fail_next_insert_once, granted, hard,
+    held_and_consumed, now, policy, request, reserve, set_budget, spend, stored_budget, tenant,
 };
 
 fn metrics(pairs: &[(&str, u64)]) -> Metrics {
@@ -429,26 +429,20 @@ on_both_databases!(
 );
 
 /// PostgreSQL: a batch of events that the database fails to break a deadlock (with a batch of
-/// reservations giving a budget created meanwhile its credits) is recorded again, once. A
-/// trigger fails the first attempt the way a deadlock does (a sequence counts attempts: it is
-/// not rolled back with them).
+/// reservations giving a budget created meanwhile its credits), or on a user purged since it
+/// read its users, is recorded again, once.
 #[tokio::test]
-async fn events_failed_to_break_a_deadlock_are_recorded_again_once() {
+async fn events_failed_by_a_deadlock_or_a_purge_meanwhile_are_recorded_again_once() {
     roster_storage::testing::on_postgres(|db: TestDatabase| async move {
         let user = acme_spender(&db).await;
-        for sql in [
-            "CREATE SEQUENCE attempts",
-            "CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-             IF nextval('attempts') = 1 THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; \
-             RETURN NEW; END $$",
-            "CREATE TRIGGER deadlock_once BEFORE INSERT ON usage_events FOR EACH ROW EXECUTE FUNCTION deadlock_once()",
-        ] {
-            execute(&db, sql).await;
-        }
+        fail_next_insert_once(&db, "usage_events", "40P01").await;
         let events = [event(&user, "once", 10)];
         assert_eq!(record(&db, user.tenant, &events, now()).await, vec![EventOutcome::Recorded]);
         assert_eq!(held_and_consumed(&db.store, &user).await, (0, 10));
         assert_eq!(record(&db, user.tenant, &events, now()).await, vec![EventOutcome::Duplicate]);
+        fail_next_insert_once(&db, "usage_daily", "23503").await;
+        assert_eq!(record(&db, user.tenant, &[event(&user, "twice", 5)], now()).await, vec![EventOutcome::Recorded]);
+        assert_eq!(held_and_consumed(&db.store, &user).await, (0, 15));
     })
     .await;
 }

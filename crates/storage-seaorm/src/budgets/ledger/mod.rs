@@ -25,7 +25,7 @@ use self::batch::{Op, Outcome};
 pub(crate) use self::group::Batches;
 pub(crate) use self::rows::expire_reservations;
 use crate::Store;
-use crate::transaction::{is_deadlock, raw, unexpected};
+use crate::transaction::{is_deadlock, is_foreign_key_violation, raw, unexpected, with_attempts};
 
 fn mismatched(op: &str) -> StoreError {
     StoreError::Unexpected(UnexpectedError::new(format!("a metering batch answered {op} with another kind")))
@@ -69,17 +69,10 @@ impl UsageLedger for Store {
     ) -> Result<Vec<EventOutcome>, StoreError> {
         // PostgreSQL may break a deadlock with a batch of reservations that gives a budget
         // created meanwhile its credits (see `rows::adjust_late_budgets`) by failing this
-        // transaction: it runs again, three attempts in all, as the batches do.
-        let mut attempt = 1;
-        loop {
-            match events::record(self, tenant, events, now).await {
-                Err(error) if attempt < 3 && is_deadlock(&error) => {
-                    tracing::warn!(%error, "usage events were chosen to break a deadlock; recording them again");
-                    attempt += 1;
-                }
-                recorded => return recorded,
-            }
-        }
+        // transaction, and a user purged since the batch read its users fails it on the foreign
+        // key: it runs again (finding the user gone), three attempts in all, as the batches do.
+        let again = |error: &StoreError| is_deadlock(error) || is_foreign_key_violation(error);
+        with_attempts("a batch of usage events", again, || events::record(self, tenant, events, now)).await
     }
 
     async fn usage(
