@@ -57,7 +57,8 @@ pub enum AuditAction {
     ServiceCredentialCreated,
     /// A service credential was revoked.
     ServiceCredentialRevoked,
-    /// A user signed in with a magic link (or by accepting an invitation).
+    /// A user signed in with a magic link (accepting an invitation signs in too: its
+    /// `invitation.accepted` event names the session it starts).
     UserSignedIn,
     /// A user enrolled a TOTP authenticator.
     MfaEnrolled,

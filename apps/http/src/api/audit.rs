@@ -240,7 +240,8 @@ impl AuditApi {
         auth: BearerAuth,
         /// Done by this user.
         actor: Query<Option<Uuid>>,
-        /// Done to this record (user, tenant or token id).
+        /// Done to this record (the id of a user, tenant, token, license kind or service
+        /// credential).
         target: Query<Option<Uuid>>,
         /// This action.
         action: Query<Option<ActionDto>>,

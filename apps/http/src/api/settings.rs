@@ -38,7 +38,8 @@ impl From<TenantSettings> for SettingsBody {
     }
 }
 
-/// Changes to the settings: an omitted (or `null`) field stays as it is.
+/// Changes to the settings: an omitted field stays as it is; `default_budget: null` removes the
+/// default budget.
 #[derive(Object, Debug)]
 #[oai(rename = "UpdateSettings", deny_unknown_fields)]
 pub struct UpdateSettingsRequest {

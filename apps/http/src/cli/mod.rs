@@ -17,7 +17,7 @@ use roster_identity::OidcOptions;
 
 /// Roster: who may sign in to your AI platform, with which role.
 #[derive(Parser, Debug)]
-#[command(name = "roster", version, about)]
+#[command(name = "roster", version)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,

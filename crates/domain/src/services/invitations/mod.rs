@@ -230,7 +230,12 @@ impl InvitationService {
         let (session, token) =
             Session::start(user.tenant, user.id, SessionState::Active, SignInMethod::Invitation, false, now);
         let actor = Actor::user(user.tenant, user.id, user.email.clone(), user.role);
-        let audit = AuditEvent::user_changed(&actor, AuditAction::InvitationAccepted, &user, &accepted, now);
+        let mut audit = AuditEvent::user_changed(&actor, AuditAction::InvitationAccepted, &user, &accepted, now);
+        // Accepting signs the user in: the event names the session it starts.
+        if let Some(serde_json::Value::Object(after)) = &mut audit.after {
+            after.insert("session".into(), session.id.to_string().into());
+            after.insert("method".into(), session.method.as_str().into());
+        }
         match self.invitations.accept(&hash, &accepted, user.version, &session, &audit).await {
             Ok(()) => Ok(AcceptedInvitation { user: accepted, session, token }),
             Err(StoreError::NotFound | StoreError::Stale) => Err(AcceptInvitationError::NotFound),

@@ -257,6 +257,9 @@ async fn accepting_makes_the_user_active_and_starts_their_first_session() {
                 && token.user == id
                 && token.state == crate::session::SessionState::Active
                 && audit.action == AuditAction::InvitationAccepted
+                && audit.after.as_ref().is_some_and(|after| {
+                    after["session"] == token.id.to_string().as_str() && after["method"] == "invitation"
+                })
         })
         .times(1)
         .returning(|_, _, _, _, _| Ok(()));
