@@ -304,7 +304,8 @@ pub enum CommitOutcome {
     },
     /// No such reservation in the tenant.
     NotFound,
-    /// The reservation was released, expired, or committed with other credits.
+    /// The reservation was released (before its time) or committed with other credits. An
+    /// expired reservation takes the commit of its use: the work was done.
     Closed(Reservation),
 }
 
