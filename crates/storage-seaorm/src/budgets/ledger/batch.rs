@@ -46,6 +46,9 @@ pub(super) enum Failure {
     /// A concurrent transaction took the idempotency key of a reservation of the batch: run
     /// again, to answer with that reservation.
     KeyTaken,
+    /// A budget was given to a user of the batch while it waited for their row (PostgreSQL):
+    /// run again, to lock that budget in user order with the others.
+    BudgetGiven,
     Store(StoreError),
 }
 
@@ -200,14 +203,15 @@ struct Loaded {
 
 /// Reads and locks what the batch `wanted` touches on PostgreSQL, in the order every
 /// transaction locks them: budgets (in user order), users without a budget, reservations.
-async fn load_locked(txn: &DatabaseTransaction, wanted: &Wanted<'_>, now: Timestamp) -> Result<Loaded, StoreError> {
-    let (mut budgets, mut holders) = rows::lock_budgets(txn, &wanted.reserving, &wanted.ids).await?;
+async fn load_locked(txn: &DatabaseTransaction, wanted: &Wanted<'_>, now: Timestamp) -> Result<Loaded, Failure> {
+    let (budgets, mut holders) = rows::lock_budgets(txn, &wanted.reserving, &wanted.ids).await?;
     let unbudgeted: BTreeSet<UserId> = wanted.reserving.iter().filter(|u| !holders.contains_key(u)).copied().collect();
     holders.extend(rows::holders(txn, &unbudgeted).await?);
-    if !unbudgeted.is_empty() {
-        // A budget given to one of them while this transaction waited for their rows (see
-        // `rows::holders`) judges their reservations like any other.
-        budgets.extend(rows::lock_budgets(txn, &unbudgeted, &BTreeSet::new()).await?.0);
+    // A budget given to one of them while this transaction waited for their rows (see
+    // `rows::holders`) must judge their reservations like any other; locked now, it would be
+    // locked out of user order (two batches could wait for each other), so the batch runs again.
+    if rows::any_budget(txn, &unbudgeted).await? {
+        return Err(Failure::BudgetGiven);
     }
     // Only held credits can have expired: users holding none have nothing to release.
     let holding: BTreeSet<UserId> =

@@ -97,7 +97,7 @@ impl Store {
                     }
                     return;
                 }
-                Err(Failure::KeyTaken) => {}
+                Err(Failure::KeyTaken | Failure::BudgetGiven) => {}
                 Err(Failure::Store(error)) => {
                     tracing::warn!(%error, operations = batch.len(), "a metering batch failed; running its operations one by one");
                 }
@@ -116,7 +116,7 @@ impl Store {
         for _ in 0..3 {
             match batch::run(self, &[op], now).await {
                 Ok(mut outcomes) => return Ok(outcomes.pop().expect("one outcome per operation")),
-                Err(Failure::KeyTaken) => {}
+                Err(Failure::KeyTaken | Failure::BudgetGiven) => {}
                 Err(Failure::Store(error)) if is_deadlock(&error) => {
                     tracing::warn!(%error, "a metering operation was chosen to break a deadlock; running it again");
                 }

@@ -225,6 +225,18 @@ pub(super) struct Holder {
     pub licensed: bool,
 }
 
+/// Whether any of `users` has a budget (read without locking it).
+pub(super) async fn any_budget(txn: &DatabaseTransaction, users: &BTreeSet<UserId>) -> Result<bool, StoreError> {
+    if users.is_empty() {
+        return Ok(false);
+    }
+    let backend = txn.get_database_backend();
+    let mut values = Vec::new();
+    let listed = uuid_in(backend, "user_id", users.iter().map(|user| user.as_uuid()), &mut values);
+    let sql = format!("SELECT 1 AS found FROM budgets WHERE {listed} LIMIT 1");
+    Ok(!query(txn, Some(raw(backend, &sql, values))).await?.is_empty())
+}
+
 /// The tenant, status and license of each of `users` that exists: users without a budget, held
 /// for share until commit on PostgreSQL, so that a budget given to one of them meanwhile waits
 /// for this transaction, or this transaction for it (and then reads it).
