@@ -128,7 +128,12 @@ async fn listen(options: Arc<PgConnectOptions>, cache: WeakCache, mut stop: ones
                     match next {
                         Ok(Some(notification)) => apply(&live, notification.payload()),
                         // Reconnected at once: what was sent meanwhile is lost.
-                        Ok(None) => live.invalidate_all(),
+                        Ok(None) => {
+                            tracing::warn!(
+                                "cache invalidations: the listening connection was lost and replaced; forgot everything kept"
+                            );
+                            live.invalidate_all();
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "cache invalidations: listening failed; the cache is off until it listens again");
                             live.set_live(false);
