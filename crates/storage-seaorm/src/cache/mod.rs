@@ -98,6 +98,8 @@ pub(crate) enum Lookup<T> {
 pub(crate) struct Ticket {
     epoch: u64,
     generation: u64,
+    /// The instant of the read the ticket was taken for, when it reads a user's facts as of one.
+    at: Option<Timestamp>,
 }
 
 #[derive(Debug)]
@@ -108,6 +110,8 @@ struct Kept<T> {
     generation: u64,
     until: Option<Timestamp>,
     read_at: Instant,
+    /// The instant the value was read as of, if any.
+    as_of: Option<Timestamp>,
 }
 
 /// A user's place in the cache: how often their facts were invalidated, and what is kept.
@@ -168,7 +172,7 @@ impl AccessCache {
 
     fn ticket(&self, generation: u64) -> Option<Ticket> {
         let live = self.shared.capacity > 0 && self.shared.live.load(Ordering::Acquire);
-        live.then(|| Ticket { epoch: self.shared.epoch.load(Ordering::Acquire), generation })
+        live.then(|| Ticket { epoch: self.shared.epoch.load(Ordering::Acquire), generation, at: None })
     }
 
     fn fresh<T>(&self, kept: &Kept<T>, tenant: TenantId, generation: u64, now: Option<Timestamp>) -> bool {
@@ -187,7 +191,7 @@ impl AccessCache {
         let generation = slot.map_or(0, |slot| slot.generation);
         match slot.and_then(|slot| slot.kept.as_ref()) {
             Some(kept) if self.fresh(kept, tenant, generation, Some(now)) => Lookup::Hit(kept.value.clone()),
-            _ => Lookup::Miss(self.ticket(generation)),
+            _ => Lookup::Miss(self.ticket(generation).map(|ticket| Ticket { at: Some(now), ..ticket })),
         }
     }
 
@@ -215,7 +219,8 @@ impl AccessCache {
         let slot = users.entry(user).or_default();
         if slot.generation == ticket.generation {
             let (epoch, generation) = (ticket.epoch, ticket.generation);
-            slot.kept = Some(Kept { value: facts, tenant, epoch, generation, until, read_at: Instant::now() });
+            let (read_at, as_of) = (Instant::now(), ticket.at);
+            slot.kept = Some(Kept { value: facts, tenant, epoch, generation, until, read_at, as_of });
         }
     }
 
@@ -237,7 +242,8 @@ impl AccessCache {
         }
         if ticket.epoch == self.shared.epoch.load(Ordering::Acquire) {
             let (tenant, epoch) = (credential.tenant, ticket.epoch);
-            let kept = Kept { value: credential, tenant, epoch, generation: 0, until: None, read_at: Instant::now() };
+            let read_at = Instant::now();
+            let kept = Kept { value: credential, tenant, epoch, generation: 0, until: None, read_at, as_of: None };
             services.insert(kept.value.hash.0, kept);
         }
     }
@@ -281,9 +287,10 @@ impl AccessCache {
     /// Forgets the users of a committed metering batch, then keeps again, with the budget it
     /// wrote, the facts of each whose kept facts were fresh and whose ticket is still current
     /// (nothing else was invalidated since the batch locked their budget: no other write of their
-    /// facts came in between). Their reservations made lower how long the facts hold: the budget
-    /// written counts no reservation expired by then, since the facts were fresh. The age of the
-    /// facts stays that of their read (the [`MAX_AGE`] backstop).
+    /// facts came in between) and who were read as of no later than the batch was judged. Their
+    /// reservations made lower how long the facts hold: the budget written counts no reservation
+    /// expired by then, since the facts were fresh. The age of the facts stays that of their read
+    /// (the [`MAX_AGE`] backstop).
     pub(crate) fn write_budgets(&self, metered: &Metered) {
         let mut users = lock(&self.shared.users);
         for written in &metered.budgets {
@@ -291,9 +298,12 @@ impl AccessCache {
             let current = written.ticket.is_some_and(|ticket| {
                 ticket.generation == slot.generation && ticket.epoch == self.shared.epoch.load(Ordering::Acquire)
             });
+            // Facts read as of a later instant than the batch's may leave out reservations that
+            // expired in between, which the batch still counted as held.
             let kept = slot.kept.take().filter(|kept| {
                 current
                     && kept.value.budget.is_some()
+                    && kept.as_of.is_none_or(|read| read <= metered.at)
                     && self.fresh(kept, kept.tenant, slot.generation, Some(metered.at))
             });
             // Reads under way, begun before the commit, keep nothing.

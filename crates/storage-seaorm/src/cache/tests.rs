@@ -162,6 +162,30 @@ fn a_metering_batch_writes_the_budget_through_and_its_reservations_shorten_the_f
 }
 
 #[test]
+fn a_metering_batch_judged_before_the_facts_were_read_writes_nothing_through() {
+    // The batch counted as held a reservation that expired before the facts were read.
+    let (cache, tenant, user) = (live(10), TenantId::new(), UserId::new());
+    let read = now() + TimeDelta::seconds(10);
+    let ticket = match cache.facts(tenant, user, read) {
+        Lookup::Miss(Some(ticket)) => ticket,
+        other => panic!("{other:?}"),
+    };
+    cache.keep_facts(ticket, tenant, user, budgeted(10), None);
+    let batch = Metered { at: read - TimeDelta::seconds(1), ..metered(&cache, user, 20, None) };
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, read), None, "judged before the read");
+
+    let ticket = match cache.facts(tenant, user, read) {
+        Lookup::Miss(Some(ticket)) => ticket,
+        other => panic!("{other:?}"),
+    };
+    cache.keep_facts(ticket, tenant, user, budgeted(10), None);
+    let batch = Metered { at: read, ..metered(&cache, user, 20, None) };
+    cache.after_commit(true, None, Changed::Metered(&batch));
+    assert_eq!(hit(&cache, tenant, user, read), Some(budgeted(20)), "judged as of the read");
+}
+
+#[test]
 fn a_metering_batch_keeps_nothing_that_another_write_may_have_changed() {
     let (cache, tenant, user) = (live(10), TenantId::new(), UserId::new());
     let keep = || {
