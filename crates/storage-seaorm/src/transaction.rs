@@ -70,33 +70,32 @@ impl WriteTxn {
 
     /// Commits a transaction whose changes [`write`](Self::write) announced; this store's cache
     /// forgets them once committed. Then gives the turn to the next writer.
+    ///
+    /// A request's commit runs in a task of its own: were the request cancelled while its
+    /// commit is under way, the commit would go on in the database while this instance, which
+    /// ignores its own notifications, never forgot what it changed. (The metering batches run
+    /// in a task of their own already, which no request cancels.)
     pub(crate) async fn commit_written(self, written: Written, changed: Changed<'_>) -> Result<(), DbErr> {
         let Self { txn, cache, _turn: turn } = self;
-        let unsettled = Unsettled(Some(&cache));
-        let committed = txn.commit().await;
-        unsettled.settle();
-        cache.after_commit(committed.is_ok(), written.counter, changed);
-        drop(turn);
-        committed
-    }
-}
-
-/// A commit under way, whose future may be dropped (its request cancelled) before it is known to
-/// have committed or not: then `cache` forgets everything, since this instance ignores its own
-/// notifications and would otherwise keep serving what the commit changed.
-struct Unsettled<'a>(Option<&'a AccessCache>);
-
-impl Unsettled<'_> {
-    fn settle(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Unsettled<'_> {
-    fn drop(&mut self) {
-        if let Some(cache) = self.0 {
-            cache.invalidate_all();
-        }
+        // What `changed` says, owned by the task: `None` for anything.
+        let users = match changed {
+            Changed::Metered(_) => {
+                let committed = txn.commit().await;
+                cache.after_commit(committed.is_ok(), written.counter, changed);
+                return committed;
+            }
+            Changed::Nothing => Some(Vec::new()),
+            Changed::Budgets(users) => Some(users.to_vec()),
+            Changed::Anything => None,
+        };
+        let commit = tokio::spawn(async move {
+            let committed = txn.commit().await;
+            let changed = users.as_deref().map_or(Changed::Anything, Changed::Budgets);
+            cache.after_commit(committed.is_ok(), written.counter, changed);
+            drop(turn);
+            committed
+        });
+        commit.await.map_err(|error| DbErr::Custom(format!("a commit's task failed: {error}")))?
     }
 }
 

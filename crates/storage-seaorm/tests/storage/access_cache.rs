@@ -266,8 +266,9 @@ async fn another_process_writing_just_before_this_store_is_not_missed() {
 }
 
 /// PostgreSQL: a write whose request is cancelled while it commits (its future dropped) is not
-/// served stale on its own instance, which ignores its own notifications: the commit goes on in
-/// the database, and the cache forgets everything. (A deferred trigger makes the commit slow.)
+/// served stale on its own instance, which ignores its own notifications: the commit goes on,
+/// and then the cache forgets what it changed, also what was read meanwhile. (A deferred trigger
+/// makes the commit slow.)
 #[tokio::test]
 async fn a_write_cancelled_while_it_commits_is_not_served_stale_here() {
     roster_storage::testing::on_postgres(|db: TestDatabase| async move {
@@ -289,6 +290,8 @@ async fn a_write_cancelled_while_it_commits_is_not_served_stale_here() {
             change(&store, &user, &deactivated, AuditAction::UserDeactivated),
         );
         assert!(cancelled.await.is_err(), "dropped while committing");
+        // Read (and kept) while the commit is still under way.
+        assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Active, "not committed yet");
         tokio::time::sleep(Duration::from_millis(750)).await;
         assert_eq!(facts(&db.store, &user, now()).await.status, UserStatus::Deactivated, "committed");
         assert_eq!(facts(&store, &user, now()).await.status, UserStatus::Deactivated, "not served stale");
