@@ -326,11 +326,11 @@ impl AuditEvent {
     }
 
     /// This event of a user's creation, saying that they got the tenant's default budget
-    /// `policy` with it (storage applies the default in the creation's transaction).
+    /// `policy` with it, if any (storage applies the default in the creation's transaction).
     #[must_use]
-    pub fn with_default_budget(&self, policy: &BudgetPolicy) -> Self {
+    pub fn with_default_budget(&self, policy: Option<&BudgetPolicy>) -> Self {
         let mut event = self.clone();
-        if let Some(Value::Object(after)) = &mut event.after {
+        if let (Some(policy), Some(Value::Object(after))) = (policy, &mut event.after) {
             after.insert("budget".into(), budget_fields(policy));
         }
         event

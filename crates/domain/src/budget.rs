@@ -206,11 +206,12 @@ impl Budget {
     /// Whether use that occurred `at` is spent from this budget, judged at `now` (after
     /// [`at`](Self::at)): use dated before the budget's period is not (it counts in usage
     /// reports only), unless it is so only because this clock is behind the one that started the
-    /// period (clocks of instances differ a little at a period's boundary): then it counts, rather
-    /// than in no period at all.
+    /// period (clocks of instances differ a little at a period's boundary): use of the last
+    /// [`MAX_EVENT_LEAD`](crate::usage::MAX_EVENT_LEAD) before the period, recorded by a clock
+    /// that has not reached it yet, is spent from it rather than from no period at all.
     #[must_use]
     pub fn spends(&self, at: Timestamp, now: Timestamp) -> bool {
-        at >= self.period_start.min(self.policy.period.start(now))
+        at >= self.period_start || (now < self.period_start && at >= self.period_start - crate::usage::MAX_EVENT_LEAD)
     }
 
     /// Credits committed or held.
@@ -290,6 +291,7 @@ mod tests {
         // Another instance, a second ahead, started the day; this one still sees yesterday.
         let behind = at("2026-11-22T23:59:59.5Z");
         assert!(budget.spends(behind, behind), "counted in the new day rather than in none");
+        assert!(!budget.spends(at("2026-11-22T12:00:00Z"), behind), "earlier that day stays out");
         assert!(!budget.spends(at("2026-11-21T12:00:00Z"), behind), "the day before stays out");
         let never = Budget::new(policy(100, BudgetPeriod::None, true), now);
         assert!(never.spends(at("2001-01-01T00:00:00Z"), now), "a budget without periods spends all use");

@@ -48,9 +48,9 @@ impl IssuerUrl {
         };
         let named = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
         let port_valid = port.is_empty()
-            || port
-                .strip_prefix(':')
-                .is_some_and(|digits| (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()));
+            || port.strip_prefix(':').is_some_and(|digits| {
+                digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u16>().is_ok_and(|port| port != 0)
+            });
         let valid = !host.is_empty()
             && (host.starts_with('[') || host.chars().all(named))
             && port_valid
@@ -232,6 +232,8 @@ mod tests {
             "https://:443/",
             "https://a.example:/x",
             "https://a.example:123456/x",
+            "https://a.example:99999/x",
+            "https://a.example:0/x",
             "https://[]/x",
             "https://[::1/x",
         ] {

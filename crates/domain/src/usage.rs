@@ -239,12 +239,18 @@ impl Reservation {
         self.status == ReservationStatus::Active && now < self.expires_at
     }
 
-    /// As it is at `now`: an active reservation past its time has expired, marked so yet or not
+    /// Whether it is active but past its time at `now`: expired, whether marked so yet or not
     /// (reservations are marked expired lazily, those of users without a budget only when
     /// released).
     #[must_use]
+    pub fn expired_by(&self, now: Timestamp) -> bool {
+        self.status == ReservationStatus::Active && self.expires_at <= now
+    }
+
+    /// As it is at `now` (see [`expired_by`](Self::expired_by)).
+    #[must_use]
     pub fn at(mut self, now: Timestamp) -> Self {
-        if self.status == ReservationStatus::Active && self.expires_at <= now {
+        if self.expired_by(now) {
             self.status = ReservationStatus::Expired;
         }
         self

@@ -213,14 +213,8 @@ impl Store {
             counts::adjust(&txn, tenant, role, status, n).await?;
         }
         // Their creation events say that they got the default budget.
-        let given: Vec<AuditEvent> = budget
-            .map_or_else(Vec::new, |policy| created.iter().map(|r| r.audit.with_default_budget(&policy)).collect());
-        let events: Vec<&AuditEvent> = if budget.is_some() {
-            given.iter().collect()
-        } else {
-            created.iter().map(|record| &record.audit).collect()
-        };
-        insert_events(&txn, events).await?;
+        let events: Vec<AuditEvent> = created.iter().map(|r| r.audit.with_default_budget(budget.as_ref())).collect();
+        insert_events(&txn, &events).await?;
         txn.commit().await.map_err(unexpected)?;
         self.grown(created.len() as u64).await;
         Ok(outcomes)

@@ -40,7 +40,7 @@ impl UserRepository for Store {
             governed::check_actor(&txn, user.tenant, acting).await?;
         }
         let budget = insert_user(&txn, user).await?;
-        insert_event(&txn, &budget.map_or_else(|| audit.clone(), |policy| audit.with_default_budget(&policy))).await?;
+        insert_event(&txn, &audit.with_default_budget(budget.as_ref())).await?;
         txn.commit().await.map_err(unexpected)
     }
 

@@ -212,7 +212,7 @@ async fn a_batch_stores_each_user_as_given_with_its_audit_event_counters_and_the
         assert_eq!(stored(&db, user).await.as_ref(), Some(user));
         assert_eq!(db.store.find_by_email(acme.tenant.id, &user.email).await.unwrap().as_ref(), Some(user));
         // The creation's event says that the user got the default budget with it.
-        let created = audit.with_default_budget(&default);
+        let created = audit.with_default_budget(Some(&default));
         assert_eq!(events_about(&db, acme.tenant.id, user.id).await, vec![created], "{}", user.email);
         // As a single insert gives it: the default policy, its period started at the creation.
         assert_eq!(stored_budget(&db.store, user).await, Some(Budget::new(default, user.created_at)), "{}", user.email);
@@ -266,7 +266,10 @@ async fn invited_records_are_stored_invited_with_their_invitations_and_seats(db:
         let invitation = record.invitation.clone();
         assert_eq!(db.store.get_invitation(acme.tenant.id, user.id).await.unwrap(), invitation);
         assert_eq!(db.store.find_invitation(&secret.hash()).await.unwrap(), invitation);
-        assert_eq!(events_about(&db, acme.tenant.id, user.id).await, vec![record.audit.with_default_budget(&default)]);
+        assert_eq!(
+            events_about(&db, acme.tenant.id, user.id).await,
+            vec![record.audit.with_default_budget(Some(&default))]
+        );
         assert_eq!(stored_budget(&db.store, &user).await, Some(Budget::new(default, user.created_at)));
     }
     let plain = &records[4].user;

@@ -158,10 +158,13 @@ problem_responses!(UsageResponse {
     400 => BadRequest, 401 => Unauthorized, 403 => Forbidden, 404 => NotFound, 422 => Unprocessable,
 });
 
-/// A UTC day as `YYYY-MM-DD`.
+/// A UTC day as `YYYY-MM-DD` (chrono alone also takes `2026-1-5`, `26-01-05` or a sign).
 fn parse_day(text: &str) -> Result<NaiveDate, Problem> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        Problem::unprocessable("invalid_date", format!("{text} is not a day of the calendar (YYYY-MM-DD)"))
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten().ok_or_else(|| {
+        let shown: String = text.chars().take(40).collect();
+        Problem::unprocessable("invalid_date", format!("{shown} is not a day of the calendar (YYYY-MM-DD)"))
     })
 }
 

@@ -73,7 +73,7 @@ pub(super) async fn run(store: &Store, ops: &[&Op], now: Timestamp) -> Result<Ve
     txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.map_err(unexpected)?;
     let loaded = load_locked(&txn, &wanted, now).await?;
     let Judged { outcomes, writes, metered, created } = Judged::of(store, loaded, ops, now);
-    let changed = changed(&metered);
+    let changed = Changed::Metered(&metered);
     let written = txn.write(writes, changed).await.map_err(unexpected)?;
     if written.counted < created as u64 {
         // Dropped without commit: nothing of the batch is written.
@@ -113,7 +113,7 @@ async fn run_on_sqlite(
         reservations: rows::reservations_from_rows(&reservations)?,
     };
     let Judged { outcomes, writes, metered, .. } = Judged::of(store, loaded, ops, now);
-    txn.commit(writes, changed(&metered)).await.map_err(unexpected)?;
+    txn.commit(writes, Changed::Metered(&metered)).await.map_err(unexpected)?;
     Ok(outcomes)
 }
 
@@ -156,11 +156,6 @@ impl Judged {
             .collect();
         Self { outcomes, writes, metered: Metered { users, budgets, at: now }, created: ledger.created.len() }
     }
-}
-
-/// What a batch tells the access caches.
-fn changed(metered: &Metered) -> Changed<'_> {
-    if metered.users.is_empty() { Changed::Nothing } else { Changed::Metered(metered) }
 }
 
 /// What a batch reads: the users who reserve, the reservations it commits or releases, and
@@ -384,7 +379,7 @@ impl Ledger {
         // Past its time (not yet marked so: its user holds no credits under a budget), it had
         // expired: its credits go back all the same, and the answer says so.
         reservation.status =
-            if reservation.expires_at <= self.now { ReservationStatus::Expired } else { ReservationStatus::Released };
+            if reservation.expired_by(self.now) { ReservationStatus::Expired } else { ReservationStatus::Released };
         let (user, held, reservation) = (reservation.user, reservation.credits, reservation.clone());
         self.closed.insert(id);
         let budget = self.budgets.get_mut(&user).map(|budget| {

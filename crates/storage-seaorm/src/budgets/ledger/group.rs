@@ -90,16 +90,21 @@ impl Store {
         if batch.len() > 1 {
             let now = batch.iter().map(|pending| pending.now).max().expect("a batch is never empty");
             let ops: Vec<&Op> = batch.iter().map(|pending| &pending.op).collect();
-            match batch::run(self, &ops, now).await {
-                Ok(outcomes) => {
-                    for (pending, outcome) in batch.into_iter().zip(outcomes) {
-                        let _ = pending.reply.send(Ok(outcome));
+            for attempt in 1..=2 {
+                match batch::run(self, &ops, now).await {
+                    Ok(outcomes) => {
+                        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                            let _ = pending.reply.send(Ok(outcome));
+                        }
+                        return;
                     }
-                    return;
-                }
-                Err(Failure::KeyTaken | Failure::BudgetGiven) => {}
-                Err(Failure::Store(error)) => {
-                    tracing::warn!(%error, operations = batch.len(), "a metering batch failed; running its operations one by one");
+                    // A budget given meanwhile: the batch run again locks it in user order.
+                    Err(Failure::BudgetGiven) if attempt == 1 => {}
+                    Err(Failure::KeyTaken | Failure::BudgetGiven) => break,
+                    Err(Failure::Store(error)) => {
+                        tracing::warn!(%error, operations = batch.len(), "a metering batch failed; running its operations one by one");
+                        break;
+                    }
                 }
             }
         }
@@ -124,7 +129,7 @@ impl Store {
             }
         }
         Err(StoreError::Unexpected(UnexpectedError::new(
-            "three attempts failed: an idempotency key taken but its reservation unreadable, or deadlocks",
+            "three attempts failed: an idempotency key taken but its reservation unreadable, budgets given meanwhile, or deadlocks",
         )))
     }
 }
