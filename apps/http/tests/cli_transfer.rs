@@ -264,6 +264,7 @@ async fn a_license_gives_its_seats_until_none_is_left_and_an_unknown_one_imports
     assert_eq!(text(&unknown.stdout), "");
     let stderr = text(&unknown.stderr);
     assert!(stderr.contains(r#"error: tenant default has no license kind "Nope""#), "{stderr}");
+    assert_eq!(stderr.matches("has no license kind").count(), 1, "said once: {stderr}");
     assert_eq!(exported_emails(dir.path(), None, &[]), ["a@example.com", "admin@example.com", "b@example.com"]);
 }
 

@@ -42,6 +42,9 @@ async fn collaborators_read_budgets_users_read_their_own_and_only_administrators
     assert_eq!(app.get("/v1/me/entitlements", &mine).await.expect(200)["budget"], set);
     app.get(&budget(&other), &mine).await.expect_problem(403, "forbidden");
     app.get(&usage(&other), &mine).await.expect_problem(403, "forbidden");
+    let bad_day = format!("{}?from=someday", usage(&other));
+    app.get(&bad_day, &mine).await.expect_problem(403, "forbidden");
+    app.get(&format!("{}?from=someday", usage(&me)), &mine).await.expect_problem(422, "invalid_date");
     app.get(&budget(&app.admin_id), &mine).await.expect_problem(403, "forbidden");
     app.set_budget_as(&mine, &me, policy(1_000_000, "none")).await.expect_problem(403, "forbidden");
     app.delete(&budget(&me), &mine).await.expect_problem(403, "forbidden");

@@ -231,9 +231,19 @@ impl BudgetsApi {
         answer(
             async {
                 let today = self.clock.now().date_naive();
-                let to = to.0.as_deref().map(parse_day).transpose()?.unwrap_or(today);
-                let first = to.with_day(1).expect("every month has a first day");
-                let from = from.0.as_deref().map(parse_day).transpose()?.unwrap_or(first);
+                let span = to.0.as_deref().map(parse_day).transpose().and_then(|to| {
+                    let to = to.unwrap_or(today);
+                    let first = to.with_day(1).expect("every month has a first day");
+                    Ok((from.0.as_deref().map(parse_day).transpose()?.unwrap_or(first), to))
+                });
+                let (from, to) = match span {
+                    Ok(span) => span,
+                    Err(problem) => {
+                        // Who may read this use is told before what is wrong with the days.
+                        self.budgets.usage(&auth.0, id.0.into(), today, today).await?;
+                        return Err(problem);
+                    }
+                };
                 let report = self.budgets.usage(&auth.0, id.0.into(), from, to).await?;
                 Ok(UsageResponse::Ok(Json(UsageReportBody { from, to, usage: report.into() })))
             }
